@@ -3,6 +3,8 @@
 // not compiled) is reported as skipped.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <random>
 #include <tuple>
 
 #include "harness.h"
@@ -153,6 +155,47 @@ INSTANTIATE_TEST_SUITE_P(Grid, Backward,
                          testing::Combine(testing::Values(Backend::CPU, Backend::CUDA),
                                           testing::ValuesIn(backward_cases())),
                          param_name);
+
+}  // namespace
+}  // namespace flashattn::test
+
+namespace flashattn::test {
+namespace {
+
+// Random shapes, forward and backward: FLASHATTN_STRESS_CASES of them (default 12; the GPU
+// check runs a few hundred).
+class Stress : public testing::TestWithParam<Backend> {};
+
+TEST_P(Stress, RandomShapes) {
+    const Backend backend = GetParam();
+    if (!backend_usable(backend)) GTEST_SKIP() << backend_name(backend) << " backend not usable here";
+    const char* env = std::getenv("FLASHATTN_STRESS_CASES");
+    const int n = env ? std::atoi(env) : 12;
+    const uint64_t seed = fresh_seed();
+    std::mt19937_64 rng(seed);
+    auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    for (int i = 0; i < n; ++i) {
+        Case c;
+        c.dtype = uniform(0, 2);
+        c.batch = uniform(1, 3);
+        c.seqlen_q = uniform(0, 3) == 0 ? uniform(1, 4) : uniform(1, 300);
+        c.seqlen_k = uniform(0, 3) == 0 ? c.seqlen_q : uniform(1, 300);
+        c.heads_k = uniform(1, 3);
+        c.heads_q = c.heads_k * (1 << uniform(0, 2));
+        c.head_dim = 8 * uniform(1, 32);
+        c.causal = uniform(0, 1);
+        c.layout = static_cast<Layout>(uniform(0, 2));
+        c.with_lse = uniform(0, 1);
+        SCOPED_TRACE("stress case " + std::to_string(i) + " of seed " + std::to_string(seed) + ": " +
+                     c.name());
+        check_forward(backend, c);
+        check_backward(backend, c);
+        if (HasFailure()) break;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Stress, testing::Values(Backend::CPU, Backend::CUDA),
+                         [](const auto& info) { return backend_name(info.param); });
 
 }  // namespace
 }  // namespace flashattn::test

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The one command for the GPU machine: configure and build for this GPU's architecture with
+# every core, run the GPU tests and a random-shape stress test, compute-sanitizer (memcheck,
+# racecheck) on a reduced grid, report kernel resource use, then benchmark against PyTorch's
+# attention backends. Full logs go to $OUT (default ./gpu-check-out); a short table is last.
+#
+#   STAGES="build test sanitize bench" (default: all)   BENCH_ARGS="..." (compare_torch.py)
+#   STRESS_CASES=300
+# Needs GoogleTest: installed, or its sources in .deps/googletest (scripts/carry-deps.sh).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-check-out}
+mkdir -p "$OUT"
+STAGES=${STAGES:-"build test sanitize bench"}
+BUILD=build-gpu
+summary="$OUT/summary.txt"
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+
+cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+note "gpu: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1), sm_$cap"
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+extra=()
+[ -d .deps/googletest ] && extra+=(-DFLASHATTN_GTEST_SOURCE="$PWD/.deps/googletest")
+
+if has build; then
+    start=$SECONDS
+    cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLASHATTN_WERROR=ON \
+        -DCMAKE_CUDA_COMPILER="$nvcc" -DFLASHATTN_CUDA_ARCHS="$cap" "${extra[@]}" \
+        > "$OUT/build.log" 2>&1 &&
+        cmake --build $BUILD -j "$(nproc)" >> "$OUT/build.log" 2>&1
+    rc=$?
+    note "build: rc=$rc in $((SECONDS - start)) s"
+    [ $rc -ne 0 ] && { tail -40 "$OUT/build.log"; exit 1; }
+    # Registers, shared memory and spills of every kernel, from the compiled library.
+    cuobjdump --dump-resource-usage $BUILD/libflashattn.so 2>/dev/null |
+        awk '/Function/ {name=$2} /REG:/ {print name, $0}' | c++filt > "$OUT/resources.txt"
+    spills=$(grep -c 'STACK:[1-9]' "$OUT/resources.txt" || true)
+    note "kernels: $(wc -l < "$OUT/resources.txt"), with a stack frame (spills): $spills"
+fi
+
+tests=$BUILD/tests/flashattn_tests
+if has test; then
+    start=$SECONDS
+    FLASHATTN_STRESS_CASES=${STRESS_CASES:-300} $tests --gtest_brief=1 > "$OUT/tests.log" 2>&1
+    rc=$?
+    ran=$(grep -oE '\[==========\] [0-9]+ tests' "$OUT/tests.log" | grep -oE '[0-9]+' | head -1)
+    passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$OUT/tests.log" | grep -oE '[0-9]+$')
+    skipped=$(grep -oE '\[  SKIPPED \] [0-9]+' "$OUT/tests.log" | grep -oE '[0-9]+$')
+    failed=$(grep -cE '^\[  FAILED  \] .*\(' "$OUT/tests.log")
+    note "tests: rc=$rc, ${ran:-0} run, ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped, $((SECONDS - start)) s"
+    grep -E '^\[  FAILED  \]' "$OUT/tests.log" | head -20
+    ./$BUILD/tests/c_api_example >> "$OUT/tests.log" 2>&1
+fi
+
+if has sanitize; then
+    reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*'
+    for tool in memcheck racecheck; do
+        start=$SECONDS
+        compute-sanitizer --tool $tool --error-exitcode 9 $tests --gtest_brief=1 \
+            --gtest_filter="$reduced" > "$OUT/sanitize-$tool.log" 2>&1
+        rc=$?
+        note "compute-sanitizer $tool: rc=$rc ($(grep -oE '[0-9]+ tests' "$OUT/sanitize-$tool.log" | head -1)), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool.log" | tail -1), $((SECONDS - start)) s"
+    done
+fi
+
+if has bench; then
+    start=$SECONDS
+    PYTHONUNBUFFERED=1 python3 bench/compare_torch.py --lib $BUILD/libflashattn.so --out "$OUT" \
+        ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
+    note "bench: rc=$? in $((SECONDS - start)) s"
+    echo
+    cat "$OUT/compare_torch.md" 2>/dev/null || tail -20 "$OUT/bench.log"
+fi
+echo
+cat "$summary"

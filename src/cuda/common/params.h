@@ -1,0 +1,46 @@
+// Kernel-side parameters of the CUDA backend, filled by the dispatcher from a validated
+// problem. Plain data, passed by value to every kernel.
+#pragma once
+
+#include <cstdint>
+
+namespace flashattn::cuda {
+
+struct TensorArg {
+    const void* ptr;
+    int64_t batch, seq, head;  // element strides
+};
+
+struct AttnParams {
+    TensorArg q, k, v;
+    int batch, seqlen_q, seqlen_k, heads_q, heads_k, group, head_dim;
+    int rows;           // query rows per (batch, KV head): seqlen_q * group, position-major
+    int causal;
+    int causal_offset;  // seqlen_k - seqlen_q: row at position i sees keys j <= i + offset
+    float softmax_scale;
+    // f32 mode only (else null): the power-of-two factors q, k, v (and dout) were multiplied by
+    // when converted to f16, read on the device so no host synchronization is needed.
+    const float* tensor_scales;
+};
+
+enum TensorScale { kScaleQ = 0, kScaleK = 1, kScaleV = 2, kScaleDout = 3, kNumScales = 4 };
+
+struct FwdParams : AttnParams {
+    void* out;
+    int64_t out_batch, out_seq, out_head;
+    float* lse;         // [batch, heads_q, seqlen_q], natural log; may be null
+};
+
+struct BwdParams : AttnParams {
+    TensorArg dout;
+    const float* lse;   // [batch, heads_q, seqlen_q], natural log
+    const float* delta; // rowsum(dout * out), same layout
+    void* dq;
+    int64_t dq_batch, dq_seq, dq_head;
+    void* dk;
+    int64_t dk_batch, dk_seq, dk_head;
+    void* dv;
+    int64_t dv_batch, dv_seq, dv_head;
+};
+
+}  // namespace flashattn::cuda

@@ -1,0 +1,390 @@
+// The CUDA backend's one dispatch file: device discovery, pointer location, workspace layout,
+// and the choice of compiled kernel for a validated problem (dtype, head dim -> template).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "api/backend.h"
+#include "cuda/common/params.h"
+#include "cuda/common/prepass.cuh"
+#include "cuda/sm80/tuning.h"
+
+namespace flashattn::cuda {
+
+namespace sm80 {
+// Defined in src/cuda/instantiations/ (generated).
+template <typename T, typename OutT, int kD>
+cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
+template <typename T, typename OutT, int kD>
+cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream);
+}  // namespace sm80
+
+namespace {
+
+constexpr int kMinMajor = 8;  // sm_80 and newer
+
+Status device_error(cudaError_t e, const char* what) {
+    cudaGetLastError();  // clear a non-sticky error so later calls start clean
+    return fail(FLASH_ATTN_ERROR_DEVICE, "%s: %s (%s)", what, cudaGetErrorString(e),
+                cudaGetErrorName(e));
+}
+
+#define FA_CUDA_TRY(call, what)                                   \
+    do {                                                          \
+        cudaError_t fa_err_ = (call);                             \
+        if (fa_err_ != cudaSuccess) return device_error(fa_err_, what); \
+    } while (0)
+
+// Makes `device` current for the scope and restores the caller's device afterwards.
+class DeviceGuard {
+public:
+    explicit DeviceGuard(int device) {
+        if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
+        if (previous_ != device) status_ = cudaSetDevice(device);
+    }
+    ~DeviceGuard() {
+        int now = -1;
+        if (previous_ >= 0 && cudaGetDevice(&now) == cudaSuccess && now != previous_)
+            cudaSetDevice(previous_);
+    }
+    cudaError_t status() const { return status_; }
+
+private:
+    int previous_ = -1;
+    cudaError_t status_ = cudaSuccess;
+};
+
+// Workspace carved into 256-byte aligned pieces; sized by a dry run with base == nullptr.
+class Carver {
+public:
+    explicit Carver(void* base) : base_(static_cast<char*>(base)) {}
+    void* take(size_t bytes) {
+        void* p = base_ ? base_ + used_ : nullptr;
+        used_ += (bytes + 255) / 256 * 256;
+        return p;
+    }
+    size_t used() const { return used_; }
+
+private:
+    char* base_;
+    size_t used_ = 0;
+};
+
+// Owns stream-ordered scratch when the caller gave no workspace.
+class Scratch {
+public:
+    Scratch(void* given, size_t bytes, cudaStream_t stream) : stream_(stream) {
+        ptr_ = given;
+        if (ptr_ == nullptr && bytes > 0) {
+            status_ = cudaMallocAsync(&owned_, bytes, stream);
+            ptr_ = owned_;
+        }
+    }
+    ~Scratch() {
+        if (owned_ != nullptr) cudaFreeAsync(owned_, stream_);
+    }
+    void* get() const { return ptr_; }
+    cudaError_t status() const { return status_; }
+
+private:
+    cudaStream_t stream_;
+    void* ptr_ = nullptr;
+    void* owned_ = nullptr;
+    cudaError_t status_ = cudaSuccess;
+};
+
+int kernel_head_dim(int64_t d) {
+    for (int kd : sm80::kHeadDims)
+        if (d <= kd) return kd;
+    return 0;
+}
+
+TensorArg arg(const TensorIn& t) { return TensorArg{t.data, t.s.batch, t.s.seq, t.s.head}; }
+
+// Grid dimensions y and z carry heads_k and batch; the row count must fit an int.
+Status check_launch_limits(const Shape& s) {
+    if (s.batch > 65535 || s.heads_k > 65535) {
+        return fail(FLASH_ATTN_ERROR_UNSUPPORTED,
+                    "batch %lld / num_heads_k %lld unsupported by the CUDA backend: at most 65535",
+                    static_cast<long long>(s.batch), static_cast<long long>(s.heads_k));
+    }
+    if (s.seqlen_q * s.group() > INT32_MAX) {
+        return fail(FLASH_ATTN_ERROR_UNSUPPORTED,
+                    "seqlen_q * (num_heads_q / num_heads_k) = %lld unsupported by the CUDA "
+                    "backend: at most %d",
+                    static_cast<long long>(s.seqlen_q * s.group()), INT32_MAX);
+    }
+    return FLASH_ATTN_SUCCESS;
+}
+
+void fill_common(const Shape& s, AttnParams* a) {
+    a->batch = static_cast<int>(s.batch);
+    a->seqlen_q = static_cast<int>(s.seqlen_q);
+    a->seqlen_k = static_cast<int>(s.seqlen_k);
+    a->heads_q = static_cast<int>(s.heads_q);
+    a->heads_k = static_cast<int>(s.heads_k);
+    a->group = static_cast<int>(s.group());
+    a->head_dim = static_cast<int>(s.head_dim);
+    a->rows = static_cast<int>(s.seqlen_q * s.group());
+    a->causal = s.causal;
+    a->causal_offset = static_cast<int>(s.seqlen_k - s.seqlen_q);
+    a->softmax_scale = s.softmax_scale;
+    a->tensor_scales = nullptr;
+}
+
+size_t packed_f16_bytes(int64_t b, int64_t s, int64_t h, int64_t d) {
+    return static_cast<size_t>(b * s * h * d) * sizeof(__half);
+}
+
+// The f32 path converts inputs into scaled, packed f16 copies in the workspace.
+struct F32Inputs {
+    float* scales = nullptr;  // 2 * kNumScales floats
+    void* packed[kNumScales] = {};
+};
+
+F32Inputs carve_f32_inputs(Carver& c, const Shape& s, bool with_dout) {
+    F32Inputs f;
+    f.scales = static_cast<float*>(c.take(2 * kNumScales * sizeof(float)));
+    f.packed[kScaleQ] = c.take(packed_f16_bytes(s.batch, s.seqlen_q, s.heads_q, s.head_dim));
+    f.packed[kScaleK] = c.take(packed_f16_bytes(s.batch, s.seqlen_k, s.heads_k, s.head_dim));
+    f.packed[kScaleV] = c.take(packed_f16_bytes(s.batch, s.seqlen_k, s.heads_k, s.head_dim));
+    if (with_dout) f.packed[kScaleDout] = c.take(packed_f16_bytes(s.batch, s.seqlen_q, s.heads_q, s.head_dim));
+    return f;
+}
+
+// Runs the conversion and points the params at the converted copies.
+cudaError_t use_f32_inputs(const F32Inputs& f, const Shape& s, AttnParams* a, TensorArg* dout,
+                           cudaStream_t stream) {
+    const Dims4 dq{a->batch, a->seqlen_q, a->heads_q, a->head_dim};
+    const Dims4 dk{a->batch, a->seqlen_k, a->heads_k, a->head_dim};
+    const TensorArg in[kNumScales] = {a->q, a->k, a->v, dout ? *dout : TensorArg{}};
+    const Dims4 dims[kNumScales] = {dq, dk, dk, dq};
+    const int count = dout ? 4 : 3;
+    if (cudaError_t e = launch_scale_inputs(in, dims, count, f.scales, f.packed, stream)) return e;
+    auto packed = [&](int i, int64_t heads) {
+        const int64_t d = s.head_dim;
+        const int64_t seq = i == kScaleK || i == kScaleV ? s.seqlen_k : s.seqlen_q;
+        return TensorArg{f.packed[i], seq * heads * d, heads * d, d};
+    };
+    a->q = packed(kScaleQ, s.heads_q);
+    a->k = packed(kScaleK, s.heads_k);
+    a->v = packed(kScaleV, s.heads_k);
+    if (dout) *dout = packed(kScaleDout, s.heads_q);
+    a->tensor_scales = f.scales + kNumScales;
+    return cudaSuccess;
+}
+
+template <typename T, typename OutT>
+cudaError_t run_fwd(int kd, const FwdParams& p, cudaStream_t st) {
+    switch (kd) {
+        case 32: return sm80::launch_fwd<T, OutT, 32>(p, st);
+        case 64: return sm80::launch_fwd<T, OutT, 64>(p, st);
+        case 96: return sm80::launch_fwd<T, OutT, 96>(p, st);
+        case 128: return sm80::launch_fwd<T, OutT, 128>(p, st);
+        case 160: return sm80::launch_fwd<T, OutT, 160>(p, st);
+        case 192: return sm80::launch_fwd<T, OutT, 192>(p, st);
+        default: return sm80::launch_fwd<T, OutT, 256>(p, st);
+    }
+}
+
+template <typename T, typename OutT>
+cudaError_t run_bwd(int kd, const BwdParams& p, cudaStream_t st) {
+    switch (kd) {
+        case 32: return sm80::launch_bwd<T, OutT, 32>(p, st);
+        case 64: return sm80::launch_bwd<T, OutT, 64>(p, st);
+        case 96: return sm80::launch_bwd<T, OutT, 96>(p, st);
+        case 128: return sm80::launch_bwd<T, OutT, 128>(p, st);
+        case 160: return sm80::launch_bwd<T, OutT, 160>(p, st);
+        case 192: return sm80::launch_bwd<T, OutT, 192>(p, st);
+        default: return sm80::launch_bwd<T, OutT, 256>(p, st);
+    }
+}
+
+cudaError_t dispatch_fwd(DType dt, int kd, const FwdParams& p, cudaStream_t st) {
+    switch (dt) {
+        case DType::F16: return run_fwd<__half, __half>(kd, p, st);
+        case DType::BF16: return run_fwd<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
+        default: return run_fwd<__half, float>(kd, p, st);  // f32: scaled f16 tiles
+    }
+}
+
+cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) {
+    switch (dt) {
+        case DType::F16: return run_bwd<__half, __half>(kd, p, st);
+        case DType::BF16: return run_bwd<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
+        default: return run_bwd<__half, float>(kd, p, st);
+    }
+}
+
+// Workspace of a forward: only the f32 path needs one.
+size_t fwd_layout(const FwdProblem& p, void* base, F32Inputs* f32) {
+    Carver c(base);
+    if (p.shape.dtype == DType::F32) *f32 = carve_f32_inputs(c, p.shape, false);
+    return c.used();
+}
+
+struct BwdWorkspace {
+    float* lse = nullptr;    // when the caller gave none
+    float* delta = nullptr;
+    F32Inputs f32;
+};
+
+size_t bwd_layout(const BwdProblem& p, void* base, BwdWorkspace* w) {
+    Carver c(base);
+    const size_t stats = static_cast<size_t>(p.shape.batch * p.shape.heads_q * p.shape.seqlen_q) * sizeof(float);
+    w->delta = static_cast<float*>(c.take(stats));
+    if (p.lse == nullptr) w->lse = static_cast<float*>(c.take(stats));
+    if (p.shape.dtype == DType::F32) w->f32 = carve_f32_inputs(c, p.shape, true);
+    return c.used();
+}
+
+}  // namespace
+
+bool compiled() { return true; }
+
+int device_count() {
+    static int count = [] {
+        int n = 0;
+        if (cudaGetDeviceCount(&n) != cudaSuccess) {
+            cudaGetLastError();
+            return 0;
+        }
+        int usable = 0;
+        for (int d = 0; d < n; ++d) {
+            int major = 0;
+            if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d) == cudaSuccess &&
+                major >= kMinMajor)
+                ++usable;
+        }
+        return usable;
+    }();
+    return count;
+}
+
+void describe_device(int device, char* name, size_t len) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+        cudaGetLastError();
+        std::snprintf(name, len, "unknown device %d", device);
+        return;
+    }
+    std::snprintf(name, len, "%s (sm_%d%d, %d SMs)", prop.name, prop.major, prop.minor,
+                  prop.multiProcessorCount);
+}
+
+BackendLimits limits() {
+    BackendLimits l{};
+    l.dtypes = (1u << FLASH_ATTN_DTYPE_F16) | (1u << FLASH_ATTN_DTYPE_BF16) |
+               (1u << FLASH_ATTN_DTYPE_F32);
+    l.head_dim_min = 8;
+    l.head_dim_max = 256;
+    l.head_dim_step = 8;   // 16-byte rows; dims between compiled ones are zero-padded
+    l.alignment = 16;      // cp.async moves 16-byte chunks
+    l.features = FLASH_ATTN_FEATURE_BACKWARD | FLASH_ATTN_FEATURE_CAUSAL | FLASH_ATTN_FEATURE_GQA |
+                 FLASH_ATTN_FEATURE_LSE | FLASH_ATTN_FEATURE_STRIDES |
+                 FLASH_ATTN_FEATURE_DETERMINISTIC | FLASH_ATTN_FEATURE_F32_ON_TENSOR_CORES;
+    return l;
+}
+
+Status locate(const void* ptr, int* device) {
+    *device = -1;
+    if (device_count() == 0) return FLASH_ATTN_SUCCESS;  // no usable GPU: all memory is host
+    cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, ptr) != cudaSuccess) {
+        cudaGetLastError();
+        return FLASH_ATTN_SUCCESS;
+    }
+    if (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) *device = a.device;
+    return FLASH_ATTN_SUCCESS;
+}
+
+size_t forward_workspace_size(const FwdProblem& p) {
+    F32Inputs f;
+    return fwd_layout(p, nullptr, &f);
+}
+
+size_t backward_workspace_size(const BwdProblem& p) {
+    BwdWorkspace w;
+    return bwd_layout(p, nullptr, &w);
+}
+
+Status forward(const FwdProblem& pr, int device) {
+    if (Status s = check_launch_limits(pr.shape)) return s;
+    DeviceGuard guard(device);
+    FA_CUDA_TRY(guard.status(), "cudaSetDevice");
+    cudaStream_t stream = static_cast<cudaStream_t>(pr.stream);
+
+    FwdParams p{};
+    fill_common(pr.shape, &p);
+    p.q = arg(pr.q);
+    p.k = arg(pr.k);
+    p.v = arg(pr.v);
+    p.out = pr.out.data;
+    p.out_batch = pr.out.s.batch;
+    p.out_seq = pr.out.s.seq;
+    p.out_head = pr.out.s.head;
+    p.lse = pr.lse;
+
+    F32Inputs f32;
+    const size_t bytes = fwd_layout(pr, nullptr, &f32);
+    Scratch scratch(pr.workspace, bytes, stream);
+    FA_CUDA_TRY(scratch.status(), "cudaMallocAsync (workspace)");
+    if (pr.shape.dtype == DType::F32) {
+        fwd_layout(pr, scratch.get(), &f32);
+        FA_CUDA_TRY(use_f32_inputs(f32, pr.shape, &p, nullptr, stream), "f32 input conversion");
+    }
+    FA_CUDA_TRY(dispatch_fwd(pr.shape.dtype, kernel_head_dim(pr.shape.head_dim), p, stream),
+                "forward kernel launch");
+    return FLASH_ATTN_SUCCESS;
+}
+
+Status backward(const BwdProblem& pr, int device) {
+    if (Status s = check_launch_limits(pr.shape)) return s;
+    DeviceGuard guard(device);
+    FA_CUDA_TRY(guard.status(), "cudaSetDevice");
+    cudaStream_t stream = static_cast<cudaStream_t>(pr.stream);
+    const Shape& s = pr.shape;
+    const int kd = kernel_head_dim(s.head_dim);
+
+    BwdWorkspace w;
+    const size_t bytes = bwd_layout(pr, nullptr, &w);
+    Scratch scratch(pr.workspace, bytes, stream);
+    FA_CUDA_TRY(scratch.status(), "cudaMallocAsync (workspace)");
+    bwd_layout(pr, scratch.get(), &w);
+
+    BwdParams p{};
+    fill_common(s, &p);
+    p.q = arg(pr.q);
+    p.k = arg(pr.k);
+    p.v = arg(pr.v);
+    p.dout = arg(pr.dout);
+    const Dims4 qdims{p.batch, p.seqlen_q, p.heads_q, p.head_dim};
+    FA_CUDA_TRY(launch_delta(static_cast<int>(s.dtype), p.dout, arg(pr.out), qdims, w.delta, stream),
+                "delta kernel launch");
+    if (s.dtype == DType::F32) {
+        FA_CUDA_TRY(use_f32_inputs(w.f32, s, &p, &p.dout, stream), "f32 input conversion");
+    }
+    if (pr.lse == nullptr) {
+        // Recompute the LSE with a forward that writes no output.
+        FwdParams f{};
+        static_cast<AttnParams&>(f) = static_cast<const AttnParams&>(p);
+        f.out = nullptr;
+        f.lse = w.lse;
+        FA_CUDA_TRY(dispatch_fwd(s.dtype, kd, f, stream), "forward (LSE) kernel launch");
+    }
+    p.lse = pr.lse != nullptr ? pr.lse : w.lse;
+    p.delta = w.delta;
+    p.dq = pr.dq.data;
+    p.dq_batch = pr.dq.s.batch, p.dq_seq = pr.dq.s.seq, p.dq_head = pr.dq.s.head;
+    p.dk = pr.dk.data;
+    p.dk_batch = pr.dk.s.batch, p.dk_seq = pr.dk.s.seq, p.dk_head = pr.dk.s.head;
+    p.dv = pr.dv.data;
+    p.dv_batch = pr.dv.s.batch, p.dv_seq = pr.dv.s.seq, p.dv_head = pr.dv.s.head;
+    FA_CUDA_TRY(dispatch_bwd(s.dtype, kd, p, stream), "backward kernel launch");
+    return FLASH_ATTN_SUCCESS;
+}
+
+}  // namespace flashattn::cuda

@@ -1,0 +1,23 @@
+// Special-function and warp-shuffle helpers.
+#pragma once
+
+namespace flashattn::cuda::ptx {
+
+// 2^x by the SFU (ex2.approx.ftz: about 2 ulp; -inf gives +0, subnormal results flush to 0).
+__device__ __forceinline__ float exp2_approx(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Max and sum over the 4 lanes of an mma quad (lanes 4g..4g+3), which share a fragment row.
+__device__ __forceinline__ float quad_max(float x) {
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+    return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+    x += __shfl_xor_sync(0xffffffffu, x, 1);
+    return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+}  // namespace flashattn::cuda::ptx

@@ -1,0 +1,36 @@
+// Tile shapes of the sm_80 kernels, per head dim, in one place. Every warp owns 16 rows (one
+// mma m-tile) of the output it accumulates; the fields below fix how many warps a CTA has and
+// how many keys (forward, dQ) or query rows (dK/dV) one main-loop step covers.
+#pragma once
+
+namespace flashattn::cuda::sm80 {
+
+// Head dims with a compiled kernel; others (multiples of 8) run on the next larger one.
+constexpr int kHeadDims[] = {32, 64, 96, 128, 160, 192, 256};
+
+template <int kD>
+struct FwdTuning {
+    static constexpr int kWarps = 4;
+    static constexpr int kRows = 16 * kWarps;      // query rows per CTA
+    static constexpr int kCols = kD <= 128 ? 64 : 32;  // keys per step: S stays in registers
+    static_assert(kCols % 16 == 0, "keys come in whole mma k-steps for P V");
+};
+
+// dQ kernel: the forward's shape plus dP, so the same key tile sizes.
+template <int kD>
+struct BwdDqTuning : FwdTuning<kD> {};
+
+// dK/dV kernel: warps own 16 keys each; a step covers kRows query rows. Past head dim 128 the
+// two dK and dV accumulators do not fit one warp's registers, so kSplit CTAs each accumulate
+// a slice of kD / kSplit columns (recomputing the shared score tile).
+template <int kD>
+struct BwdDkvTuning {
+    static constexpr int kWarps = 4;
+    static constexpr int kKeys = 16 * kWarps;         // keys per CTA
+    static constexpr int kRows = kD <= 128 ? 64 : 32;  // query rows per step
+    static constexpr int kSplit = kD <= 128 ? 1 : 2;
+    static constexpr int kSliceD = kD / kSplit;
+    static_assert(kSliceD % 16 == 0, "column slices are whole mma n-tile pairs");
+};
+
+}  // namespace flashattn::cuda::sm80
