@@ -13,9 +13,10 @@ OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
 STAGES=${STAGES:-"build test sanitize bench"}
 BUILD=build-gpu
-summary="$OUT/summary.txt"
-: > "$summary"
-note() { echo "$*" | tee -a "$summary"; }
+# At most 8 files come back from the GPU machine: build, resources, tests, sanitize, bench
+# logs and the three compare_torch outputs. The summary lives in this shell.
+summary=""
+note() { echo "$*"; summary+="$*"$'\n'; }
 has() { [[ " $STAGES " == *" $1 "* ]]; }
 
 cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
@@ -51,17 +52,20 @@ if has test; then
     failed=$(grep -cE '^\[  FAILED  \] .*\(' "$OUT/tests.log")
     note "tests: rc=$rc, ${ran:-0} run, ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped, $((SECONDS - start)) s"
     grep -E '^\[  FAILED  \]' "$OUT/tests.log" | head -20
-    ./$BUILD/tests/c_api_example >> "$OUT/tests.log" 2>&1
+    ./$BUILD/tests/readme_example >> "$OUT/tests.log" 2>&1
 fi
 
 if has sanitize; then
+    rm -f "$OUT/sanitize.log"
     reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*'
     for tool in memcheck racecheck; do
         start=$SECONDS
+        log="$OUT/sanitize-$tool.tmp"
         compute-sanitizer --tool $tool --error-exitcode 9 $tests --gtest_brief=1 \
-            --gtest_filter="$reduced" > "$OUT/sanitize-$tool.log" 2>&1
+            --gtest_filter="$reduced" > "$log" 2>&1
         rc=$?
-        note "compute-sanitizer $tool: rc=$rc ($(grep -oE '[0-9]+ tests' "$OUT/sanitize-$tool.log" | head -1)), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize-$tool.log" | tail -1), $((SECONDS - start)) s"
+        note "compute-sanitizer $tool: rc=$rc ($(grep -oE '[0-9]+ tests' "$log" | head -1)), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1), $((SECONDS - start)) s"
+        cat "$log" >> "$OUT/sanitize.log" && rm -f "$log"
     done
 fi
 
@@ -74,4 +78,4 @@ if has bench; then
     cat "$OUT/compare_torch.md" 2>/dev/null || tail -20 "$OUT/bench.log"
 fi
 echo
-cat "$summary"
+printf '%s' "$summary"

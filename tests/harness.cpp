@@ -198,7 +198,7 @@ void check_forward(Backend backend, const Case& c) {
     const ref::Dims d = c.dims();
     std::vector<double> ro(q.b * q.s * q.h * q.d), rl(lse.size());
     ref::forward(d, q.values().data(), k.values().data(), v.values().data(), ro.data(), rl.data());
-    const Tolerance tol = tolerance(c.dtype);
+    const Tolerance tol = tolerance(c.dtype, backend == Backend::CUDA);
     const std::vector<double> got = out.values();
     EXPECT_LE(relative_error(got, ro), tol.out);
     if (c.with_lse) {
@@ -297,7 +297,7 @@ void check_backward(Backend backend, const Case& c) {
     std::vector<double> gq(ro.size()), gk(k.b * k.s * k.h * k.d), gv(gk.size());
     ref::backward(d, q.values().data(), k.values().data(), v.values().data(),
                   dout.values().data(), gq.data(), gk.data(), gv.data());
-    const Tolerance tol = tolerance(dt);
+    const Tolerance tol = tolerance(dt, backend == Backend::CUDA);
     EXPECT_LE(relative_error(dq.values(), gq), tol.grad) << "dq";
     EXPECT_LE(relative_error(dk.values(), gk), tol.grad) << "dk";
     EXPECT_LE(relative_error(dv.values(), gv), tol.grad) << "dv";

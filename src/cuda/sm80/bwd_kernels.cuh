@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(BwdDqTuning<kD>::kWarps * 32) dq_kernel(const 
         }
     }
 
-    float dq[kD / 8][4] = {};
+    float dq[1][kD / 8][4] = {};
     const T* sQw = sQ + warp * 16 * P;
     const T* sDOw = sDO + warp * 16 * P;
     for (int t = 0; t < tiles; ++t) {
@@ -121,21 +121,21 @@ __global__ void __launch_bounds__(BwdDqTuning<kD>::kWarps * 32) dq_kernel(const 
         const T* sV = sK + kCols * P;
         const int j0 = t * kCols;
 
-        float s[kCols / 8][4] = {}, dp[kCols / 8][4] = {};
-        scores<T, kD, kCols>(s, sQw, sK, lane);
-        scores<T, kD, kCols>(dp, sDOw, sV, lane);
-        scale_tile<kCols>(s, gs.scale_log2);
+        float s[1][kCols / 8][4] = {}, dp[1][kCols / 8][4] = {};
+        scores<T, kD, 1, kCols>(s, sQw, sK, lane);
+        scores<T, kD, 1, kCols>(dp, sDOw, sV, lane);
+        scale_tile<kCols>(s[0], gs.scale_log2);
         if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > first_pos + p.causal_offset))
-            mask_tile<kCols>(s, j0, pos_a, pos_b, p, lane);
+            mask_tile<kCols>(s[0], j0, pos_a, pos_b, p, lane);
 #pragma unroll
         for (int nt = 0; nt < kCols / 8; ++nt) {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-                const float pr = ptx::exp2_approx(s[nt][e] - lse[e / 2]);
-                s[nt][e] = pr * (dp[nt][e] * gs.dp - delta[e / 2]);  // dS
+                const float pr = ptx::exp2_approx(s[0][nt][e] - lse[e / 2]);
+                s[0][nt][e] = pr * (dp[0][nt][e] * gs.dp - delta[e / 2]);  // dS
             }
         }
-        scores_times_tile<T, kD, kCols, kD>(dq, s, sK, 0, lane);
+        scores_times_tile<T, kD, 1, kCols, kD>(dq, s, sK, 0, lane);
     }
 
     OutT* out = static_cast<OutT*>(p.dq);
@@ -148,7 +148,7 @@ __global__ void __launch_bounds__(BwdDqTuning<kD>::kWarps * 32) dq_kernel(const 
 #pragma unroll
         for (int dn = 0; dn < kD / 8; ++dn) {
             const int col = dn * 8 + 2 * (lane % 4);
-            if (col < p.head_dim) store2(dst + col, dq[dn][2 * h] * gs.dq, dq[dn][2 * h + 1] * gs.dq);
+            if (col < p.head_dim) store2(dst + col, dq[0][dn][2 * h] * gs.dq, dq[0][dn][2 * h + 1] * gs.dq);
         }
     }
 }
@@ -223,7 +223,7 @@ __global__ void __launch_bounds__(BwdDkvTuning<kD>::kWarps * 32) dkv_kernel(cons
     ptx::cp_async_commit();
 
     const int key_a = j0 + warp * 16 + lane / 4, key_b = key_a + 8;
-    float dk[kSliceD / 8][4] = {}, dv[kSliceD / 8][4] = {};
+    float dk[1][kSliceD / 8][4] = {}, dv[1][kSliceD / 8][4] = {};
     const T* sKw = sK + warp * 16 * P;
     const T* sVw = sV + warp * 16 * P;
     const int n0 = slice * kSliceD;
@@ -239,9 +239,9 @@ __global__ void __launch_bounds__(BwdDkvTuning<kD>::kWarps * 32) dkv_kernel(cons
         const float* sDelta = sLse + kRows;
 
         // S^T and dP^T: rows are this warp's keys, columns the step's query rows.
-        float st[kRows / 8][4] = {}, dpt[kRows / 8][4] = {};
-        scores<T, kD, kRows>(st, sKw, sQ, lane);
-        scores<T, kD, kRows>(dpt, sVw, sDO, lane);
+        float st[1][kRows / 8][4] = {}, dpt[1][kRows / 8][4] = {};
+        scores<T, kD, 1, kRows>(st, sKw, sQ, lane);
+        scores<T, kD, 1, kRows>(dpt, sVw, sDO, lane);
         const bool need_mask = p.causal && j0 + kKeys - 1 > (r0 / p.group) + p.causal_offset;
 #pragma unroll
         for (int nt = 0; nt < kRows / 8; ++nt) {
@@ -249,14 +249,14 @@ __global__ void __launch_bounds__(BwdDkvTuning<kD>::kWarps * 32) dkv_kernel(cons
             for (int e = 0; e < 4; ++e) {
                 const int c = nt * 8 + 2 * (lane % 4) + (e % 2);
                 const int key = e < 2 ? key_a : key_b;
-                float pr = ptx::exp2_approx(st[nt][e] * gs.scale_log2 - sLse[c]);
+                float pr = ptx::exp2_approx(st[0][nt][e] * gs.scale_log2 - sLse[c]);
                 if (need_mask && key > (r0 + c) / p.group + p.causal_offset) pr = 0.0f;
-                st[nt][e] = pr;
-                dpt[nt][e] = pr * (dpt[nt][e] * gs.dp - sDelta[c]);  // dS^T
+                st[0][nt][e] = pr;
+                dpt[0][nt][e] = pr * (dpt[0][nt][e] * gs.dp - sDelta[c]);  // dS^T
             }
         }
-        scores_times_tile<T, kD, kRows, kSliceD>(dv, st, sDO, n0, lane);
-        scores_times_tile<T, kD, kRows, kSliceD>(dk, dpt, sQ, n0, lane);
+        scores_times_tile<T, kD, 1, kRows, kSliceD>(dv, st, sDO, n0, lane);
+        scores_times_tile<T, kD, 1, kRows, kSliceD>(dk, dpt, sQ, n0, lane);
     }
 
     OutT* dk_out = static_cast<OutT*>(p.dk);
@@ -271,8 +271,8 @@ __global__ void __launch_bounds__(BwdDkvTuning<kD>::kWarps * 32) dkv_kernel(cons
         for (int dn = 0; dn < kSliceD / 8; ++dn) {
             const int col = n0 + dn * 8 + 2 * (lane % 4);
             if (col < p.head_dim) {
-                store2(dkr + col, dk[dn][2 * h] * gs.dk, dk[dn][2 * h + 1] * gs.dk);
-                store2(dvr + col, dv[dn][2 * h] * gs.dv, dv[dn][2 * h + 1] * gs.dv);
+                store2(dkr + col, dk[0][dn][2 * h] * gs.dk, dk[0][dn][2 * h + 1] * gs.dk);
+                store2(dvr + col, dv[0][dn][2 * h] * gs.dv, dv[0][dn][2 * h + 1] * gs.dv);
             }
         }
     }

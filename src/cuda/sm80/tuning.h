@@ -11,14 +11,23 @@ constexpr int kHeadDims[] = {32, 64, 96, 128, 160, 192, 256};
 template <int kD>
 struct FwdTuning {
     static constexpr int kWarps = 4;
-    static constexpr int kRows = 16 * kWarps;      // query rows per CTA
-    static constexpr int kCols = kD <= 128 ? 64 : 32;  // keys per step: S stays in registers
+    // m-tiles (16 rows) per warp: two halve the shared-memory reads per mma, while the O
+    // accumulator (kMTiles * kD / 2 registers per thread) still fits up to head dim 128.
+    static constexpr int kMTiles = kD <= 128 ? 2 : 1;
+    static constexpr int kRows = 16 * kMTiles * kWarps;  // query rows per CTA
+    // Keys per step: S (kMTiles * kCols / 2 registers) must fit beside O.
+    static constexpr int kCols = kD <= 96 ? 64 : 32;
     static_assert(kCols % 16 == 0, "keys come in whole mma k-steps for P V");
 };
 
-// dQ kernel: the forward's shape plus dP, so the same key tile sizes.
+// dQ kernel: the forward's key tiles; one m-tile per warp (S and dP both live in registers).
 template <int kD>
-struct BwdDqTuning : FwdTuning<kD> {};
+struct BwdDqTuning {
+    static constexpr int kWarps = 4;
+    static constexpr int kMTiles = 1;
+    static constexpr int kRows = 16 * kWarps;
+    static constexpr int kCols = FwdTuning<kD>::kCols;
+};
 
 // dK/dV kernel: warps own 16 keys each; a step covers kRows query rows. Past head dim 128 the
 // two dK and dV accumulators do not fit one warp's registers, so kSplit CTAs each accumulate
