@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -92,14 +93,21 @@ std::vector<double> HostTensor::values() const {
     return v;
 }
 
+double norm(const std::vector<double>& x) {
+    double s = 0.0;
+    for (double v : x) s += v * v;
+    return std::sqrt(s);
+}
+
+double relative_error(const std::vector<double>& x, const std::vector<double>& ref, double floor) {
+    double num = 0.0;
+    for (size_t i = 0; i < x.size(); ++i) num += (x[i] - ref[i]) * (x[i] - ref[i]);
+    const double den = std::max(norm(ref), floor);
+    return den == 0.0 ? std::sqrt(num) : std::sqrt(num) / den;
+}
+
 double relative_error(const std::vector<double>& x, const std::vector<double>& ref) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < x.size(); ++i) {
-        num += (x[i] - ref[i]) * (x[i] - ref[i]);
-        den += ref[i] * ref[i];
-    }
-    if (den == 0.0) return std::sqrt(num);
-    return std::sqrt(num / den);
+    return relative_error(x, ref, 0.0);
 }
 
 uint64_t fresh_seed() {
@@ -298,8 +306,14 @@ void check_backward(Backend backend, const Case& c) {
     ref::backward(d, q.values().data(), k.values().data(), v.values().data(),
                   dout.values().data(), gq.data(), gk.data(), gv.data());
     const Tolerance tol = tolerance(dt, backend == Backend::CUDA);
-    EXPECT_LE(relative_error(dq.values(), gq), tol.grad) << "dq";
-    EXPECT_LE(relative_error(dk.values(), gk), tol.grad) << "dk";
+    // dq and dk vanish by cancellation where rows see a single key (the softmax Jacobian is
+    // zero there), leaving only rounding noise; dV = P^T dO never cancels. So their error is
+    // measured against at least a quarter of dV's norm (scaled to their element count), which
+    // only matters when they (nearly) vanish.
+    const double floor_k = 0.25 * norm(gv);
+    const double floor_q = floor_k * std::sqrt(double(gq.size()) / double(gv.size()));
+    EXPECT_LE(relative_error(dq.values(), gq, floor_q), tol.grad) << "dq";
+    EXPECT_LE(relative_error(dk.values(), gk, floor_k), tol.grad) << "dk";
     EXPECT_LE(relative_error(dv.values(), gv), tol.grad) << "dv";
 }
 

@@ -55,6 +55,9 @@ struct HostTensor {
 };
 
 double relative_error(const std::vector<double>& x, const std::vector<double>& ref);
+// ||x - ref|| / max(||ref||, floor): for quantities that can vanish by cancellation.
+double relative_error(const std::vector<double>& x, const std::vector<double>& ref, double floor);
+double norm(const std::vector<double>& x);
 
 // A fresh seed per test (FLASHATTN_TEST_SEED reproduces one), printed on failure by the caller.
 uint64_t fresh_seed();

@@ -14,10 +14,11 @@ struct Tolerance {
 };
 
 // gpu: the CUDA backend, whose f32 path runs on f16 tensor-core tiles (scaled per tensor)
-// with f32 accumulation; the bar for it is 3e-3 relative.
+// with f32 accumulation; the bar for it is 3e-3 relative. Its scores carry f16 input
+// precision, so its LSE error is about |score| * 2^-11 (scores up to ~5 here): 4e-3.
 inline Tolerance tolerance(int dtype, bool gpu = false) {
     switch (dtype) {
-        case FLASH_ATTN_DTYPE_F32: return gpu ? Tolerance{3e-3, 3e-3, 1e-3} : Tolerance{2e-5, 5e-5, 1e-4};
+        case FLASH_ATTN_DTYPE_F32: return gpu ? Tolerance{3e-3, 3e-3, 4e-3} : Tolerance{2e-5, 5e-5, 1e-4};
         case FLASH_ATTN_DTYPE_F16: return {2e-3, 5e-3, 1e-3};   // 11-bit mantissa outputs
         default: return {1.2e-2, 2e-2, 1e-3};                   // bf16: 8-bit mantissa outputs
     }
