@@ -19,14 +19,28 @@ import math
 import os
 import sys
 
-import torch
-import torch.nn.functional as F
-from torch.nn.attention import SDPBackend, sdpa_kernel
+# PyTorch (and triton) are imported by load_torch(), so --replot works on machines without them.
+torch = F = do_bench = None
+SDPA = {}
+DTYPES = {}
 
-try:
-    from triton.testing import do_bench
-except ImportError:  # pragma: no cover - the GPU machine has triton
-    do_bench = None
+
+def load_torch():
+    global torch, F, do_bench
+    import torch as torch_module
+    import torch.nn.functional as functional
+    from torch.nn.attention import SDPBackend
+
+    torch, F = torch_module, functional
+    try:
+        from triton.testing import do_bench as triton_do_bench
+        do_bench = triton_do_bench
+    except ImportError:  # the GPU machine has triton; fall back to CUDA events elsewhere
+        do_bench = None
+    SDPA.update({"FLASH": SDPBackend.FLASH_ATTENTION, "CUDNN": SDPBackend.CUDNN_ATTENTION,
+                 "EFFICIENT": SDPBackend.EFFICIENT_ATTENTION})
+    DTYPES.update({"f16": (torch.float16, 0), "bf16": (torch.bfloat16, 1),
+                   "f32": (torch.float32, 2)})
 
 
 class Strides(ctypes.Structure):
@@ -58,9 +72,6 @@ class BackwardArgs(ctypes.Structure):
         ["dout", "q", "k", "v", "out"]) + [("lse", ctypes.c_void_p)] + _tensor_fields(
         ["dq", "dk", "dv"]) + [("workspace", ctypes.c_void_p), ("workspace_size", ctypes.c_size_t),
                                ("stream", ctypes.c_void_p)]
-
-
-DTYPES = {"f16": (torch.float16, 0), "bf16": (torch.bfloat16, 1), "f32": (torch.float32, 2)}
 
 
 class FlashAttn:
@@ -158,10 +169,6 @@ def standard_attention(q, k, v, causal):
     return torch.matmul(p, vt).transpose(1, 2)
 
 
-SDPA = {"FLASH": SDPBackend.FLASH_ATTENTION, "CUDNN": SDPBackend.CUDNN_ATTENTION,
-        "EFFICIENT": SDPBackend.EFFICIENT_ATTENTION}
-
-
 def run_case(fa, dtype_name, n, d, causal, with_standard):
     dtype, code = DTYPES[dtype_name]
     b, h = max(1, 16384 // n), 2048 // d
@@ -189,7 +196,7 @@ def run_case(fa, dtype_name, n, d, causal, with_standard):
     best, best_ms = None, float("inf")
     for name, backend in SDPA.items():
         try:
-            with sdpa_kernel([backend]):
+            with torch.nn.attention.sdpa_kernel([backend]):
                 f = lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
                 ref = f()
                 row[f"{name}_fwd_ms"] = bench(f)
@@ -254,8 +261,12 @@ def plot(rows, path):
         print("matplotlib missing: no plot", file=sys.stderr)
         return
     combos = sorted({(r["dtype"], r["D"], r["causal"]) for r in rows})
-    fig, axes = plt.subplots(1, len(combos), figsize=(4 * len(combos), 3.5), squeeze=False)
-    for ax, (dt, d, causal) in zip(axes[0], combos):
+    cols = min(len(combos), 4)
+    nrows = (len(combos) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
+    for ax in axes.flat[len(combos):]:
+        ax.axis("off")
+    for ax, (dt, d, causal) in zip(axes.flat, combos):
         sel = [r for r in rows if (r["dtype"], r["D"], r["causal"]) == (dt, d, causal)]
         for name in ("flashattn", "FLASH", "CUDNN", "EFFICIENT", "standard"):
             pts = [(r["N"], r[f"{name}_fwd_tflops"]) for r in sel if f"{name}_fwd_tflops" in r]
@@ -265,7 +276,7 @@ def plot(rows, path):
         ax.set_title(f"{dt} D={d} {'causal' if causal else 'full'}")
         ax.set_xlabel("N")
         ax.set_ylabel("forward TFLOP/s")
-    axes[0][0].legend(fontsize=7)
+    axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -278,8 +289,17 @@ def main():
     ap.add_argument("--seqlens", default="512,1024,2048,4096,8192,16384")
     ap.add_argument("--head-dims", default="64,128,256")
     ap.add_argument("--standard-max-n", type=int, default=4096)
+    ap.add_argument("--replot", metavar="JSON", help="only redraw the plot and table of a saved run")
     args = ap.parse_args()
+    if args.replot:
+        with open(args.replot) as fh:
+            rows = json.load(fh)["rows"]
+        os.makedirs(args.out, exist_ok=True)
+        plot(rows, os.path.join(args.out, "compare_torch.png"))
+        print(table(rows))
+        return
 
+    load_torch()
     fa = FlashAttn(args.lib)
     rows = []
     combos = [(dt, d, c, n) for dt in args.dtypes.split(",") for d in map(int, args.head_dims.split(","))
