@@ -41,6 +41,11 @@ public:
     // Allocates and fills the inputs of `c` (fresh random values).
     virtual bool prepare(const Config& c, std::string* error) = 0;
     virtual bool flash_forward(Measurement* m, std::string* error) = 0;
+    // False (with the reason) where standard attention cannot run, e.g. no cuBLAS.
+    virtual bool standard_available(std::string* why) const {
+        (void)why;
+        return true;
+    }
     // Also reports the largest |flash - standard| output difference (run flash_forward first).
     virtual bool standard_forward(Measurement* m, double* max_diff, std::string* error) = 0;
     virtual bool flash_backward(Measurement* m, std::string* error) = 0;

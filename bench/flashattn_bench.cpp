@@ -184,6 +184,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "flashattn-bench: %s\n", error.c_str());
         return 2;
     }
+    if (std::string why; run_standard && !runner->standard_available(&why)) {
+        std::fprintf(stderr, "flashattn-bench: %s\n", why.c_str());
+        run_standard = false;
+    }
     if (dtype.empty()) dtype = runner->default_dtype();
     if (!base.set_dtype(dtype)) {
         std::fprintf(stderr, "flashattn-bench: --dtype %s: f16, bf16 or f32\n", dtype.c_str());

@@ -4,7 +4,9 @@
 # racecheck) on a reduced grid, report kernel resource use, then benchmark against PyTorch's
 # attention backends. Full logs go to $OUT (default ./gpu-check-out); a short table is last.
 #
-#   STAGES="build test sanitize bench" (default: all)   BENCH_ARGS="..." (compare_torch.py)
+#   STAGES="build test sanitize bench" (default), also "run" (flashattn-bench, as `make run`)
+#   and "profile" (ncu on the three kernels at D = 128, N = 4096)
+#   BENCH_ARGS="..." (compare_torch.py)
 #   STRESS_CASES=300
 # Needs GoogleTest: installed, or its sources in .deps/googletest (scripts/carry-deps.sh).
 set -uo pipefail
@@ -67,6 +69,26 @@ if has sanitize; then
         note "compute-sanitizer $tool: rc=$rc ($(grep -oE '[0-9]+ tests' "$log" | head -1)), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1), $((SECONDS - start)) s"
         cat "$log" >> "$OUT/sanitize.log" && rm -f "$log"
     done
+fi
+
+if has run; then
+    # What `make run` shows on this machine: the default backend (this GPU), default shape.
+    note "flashattn-bench (make run):"
+    $BUILD/bench/flashattn-bench > "$OUT/run.log" 2>&1
+    note "$(cat "$OUT/run.log")"
+    $BUILD/bench/flashattn-bench --sweep 1024,4096 --tokens 16384 --heads 16 --head-dim 128 \
+        --backward > "$OUT/run.log" 2>&1
+    note "$(cat "$OUT/run.log")"
+    rm -f "$OUT/run.log"
+fi
+
+if has profile; then
+    start=$SECONDS
+    ncu --target-processes all -k 'regex:fwd_kernel|dkv_kernel|dq_kernel' -c 3 \
+        --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+        --section Occupancy --section WarpStateStats --section SchedulerStats \
+        python3 bench/profile_kernels.py --lib $BUILD/libflashattn.so > "$OUT/ncu.txt" 2>&1
+    note "ncu: rc=$? in $((SECONDS - start)) s (ncu.txt)"
 fi
 
 if has bench; then
