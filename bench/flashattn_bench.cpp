@@ -38,6 +38,13 @@ void usage() {
         "  --json                    print results as JSON\n");
 }
 
+// Memory a call needs beyond its inputs: its own allocations plus the output (and, for flash,
+// the LSE it writes), so the ratio stays finite when flash allocates nothing.
+double out_bytes(const Config& c) {
+    return double(c.batch * c.seqlen_q * c.heads * c.head_dim) * c.elem_size();
+}
+double lse_bytes(const Config& c) { return double(c.batch * c.heads * c.seqlen_q) * 4; }
+
 double flops(const Config& c) {
     double f = 4.0 * c.batch * c.heads * c.seqlen_q * c.seqlen_k * c.head_dim;
     return c.causal ? f / 2 : f;
@@ -56,9 +63,13 @@ struct Row {
     double max_diff = 0;
 };
 
+double flash_mem(const Row& r) { return r.flash.peak_bytes + out_bytes(r.c) + lse_bytes(r.c); }
+double standard_mem(const Row& r) { return r.standard.peak_bytes + out_bytes(r.c); }
+
 void print_table(const std::vector<Row>& rows, const std::string& device) {
-    std::printf("device: %s; TFLOP/s = 4*B*H*Nq*Nk*D / time%s, median of repeats\n", device.c_str(),
-                rows.empty() || !rows[0].c.causal ? "" : " / 2 (causal)");
+    std::printf("device: %s; TFLOP/s = 4*B*H*Nq*Nk*D / time%s, median of repeats; mem = peak "
+                "allocated beyond the inputs, output included\n",
+                device.c_str(), rows.empty() || !rows[0].c.causal ? "" : " / 2 (causal)");
     std::printf("%-5s %4s %4s %6s %6s %4s | %10s %8s %12s | %10s %8s %12s | %7s %7s | %10s %8s\n",
                 "dtype", "B", "H", "Nq", "Nk", "D", "flash ms", "TFLOP/s", "flash mem", "std ms",
                 "TFLOP/s", "std mem", "speedup", "mem /", "bwd ms", "TFLOP/s");
@@ -67,12 +78,11 @@ void print_table(const std::vector<Row>& rows, const std::string& device) {
         std::printf("%-5s %4lld %4lld %6lld %6lld %4lld | %10.3f %8.3f %12s | ", r.c.dtype_name(),
                     (long long)r.c.batch, (long long)r.c.heads, (long long)r.c.seqlen_q,
                     (long long)r.c.seqlen_k, (long long)r.c.head_dim, r.flash.ms,
-                    f / r.flash.ms / 1e9, mib(r.flash.peak_bytes).c_str());
+                    f / r.flash.ms / 1e9, mib(flash_mem(r)).c_str());
         if (r.has_standard) {
             std::printf("%10.3f %8.3f %12s | %6.2fx %6.1fx | ", r.standard.ms,
-                        f / r.standard.ms / 1e9, mib(r.standard.peak_bytes).c_str(),
-                        r.standard.ms / r.flash.ms,
-                        r.standard.peak_bytes / std::max(1.0, r.flash.peak_bytes));
+                        f / r.standard.ms / 1e9, mib(standard_mem(r)).c_str(),
+                        r.standard.ms / r.flash.ms, standard_mem(r) / flash_mem(r));
         } else {
             std::printf("%10s %8s %12s | %7s %7s | ", "-", "-", "-", "-", "-");
         }
@@ -99,18 +109,17 @@ void print_json(const std::vector<Row>& rows, const std::string& device) {
         const double f = flops(r.c);
         std::printf("  {\"dtype\": \"%s\", \"batch\": %lld, \"heads\": %lld, \"heads_k\": %lld, "
                     "\"seqlen_q\": %lld, \"seqlen_k\": %lld, \"head_dim\": %lld, \"causal\": %s, "
-                    "\"flash_ms\": %.6f, \"flash_tflops\": %.4f, \"flash_peak_bytes\": %.0f",
+                    "\"flash_ms\": %.6f, \"flash_tflops\": %.4f, \"flash_memory_bytes\": %.0f",
                     r.c.dtype_name(), (long long)r.c.batch, (long long)r.c.heads,
                     (long long)r.c.heads_k, (long long)r.c.seqlen_q, (long long)r.c.seqlen_k,
                     (long long)r.c.head_dim, r.c.causal ? "true" : "false", r.flash.ms,
-                    f / r.flash.ms / 1e9, r.flash.peak_bytes);
+                    f / r.flash.ms / 1e9, flash_mem(r));
         if (r.has_standard) {
             std::printf(", \"standard_ms\": %.6f, \"standard_tflops\": %.4f, "
-                        "\"standard_peak_bytes\": %.0f, \"speedup\": %.4f, "
+                        "\"standard_memory_bytes\": %.0f, \"speedup\": %.4f, "
                         "\"memory_reduction\": %.4f, \"max_abs_diff\": %.3g",
-                        r.standard.ms, f / r.standard.ms / 1e9, r.standard.peak_bytes,
-                        r.standard.ms / r.flash.ms,
-                        r.standard.peak_bytes / std::max(1.0, r.flash.peak_bytes), r.max_diff);
+                        r.standard.ms, f / r.standard.ms / 1e9, standard_mem(r),
+                        r.standard.ms / r.flash.ms, standard_mem(r) / flash_mem(r), r.max_diff);
         }
         if (r.has_backward) {
             std::printf(", \"backward_ms\": %.6f, \"backward_tflops\": %.4f", r.backward.ms,

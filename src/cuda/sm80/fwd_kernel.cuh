@@ -23,6 +23,10 @@
 
 namespace flashattn::cuda::sm80 {
 
+// log2 units: the running max is raised only past this margin (probabilities <= 2^8 fit
+// f16 and bf16 with their full relative precision).
+constexpr float kRescaleSlack = 8.0f;
+
 template <int kD>
 constexpr int fwd_smem_bytes() {
     using Tn = FwdTuning<kD>;
@@ -194,18 +198,29 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
                 const int row = warp_row + mi * 16;
                 mask_tile<kCols>(s[mi], j0, row / p.group, (row + 8) / p.group, p, lane);
             }
-            // Online softmax: rows g (elements 0, 1) and g + 8 (2, 3) of each n-tile.
+            // Online softmax: rows g (elements 0, 1) and g + 8 (2, 3) of each n-tile. The
+            // running max (the base of the exponentials) only moves when a tile raises it by
+            // more than kRescaleSlack, so most tiles skip rescaling O; probabilities stay
+            // below 2^kRescaleSlack, and O and l share the base, so the result is unchanged.
+            float alpha[2];
+            bool rescale = false;
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                float mx = m[mi][h];
+                float mx = -INFINITY;
 #pragma unroll
                 for (int nt = 0; nt < kCols / 8; ++nt)
                     mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
                 mx = ptx::quad_max(mx);
+                alpha[h] = 1.0f;
+                if (mx > m[mi][h] + kRescaleSlack) {
+                    // -inf (nothing seen yet) gives alpha 0 on an all-zero O.
+                    alpha[h] = ptx::exp2_approx(m[mi][h] - mx);
+                    m[mi][h] = mx;
+                    rescale = true;
+                }
                 // A row that has seen only masked keys keeps max -inf; subtracting 0 instead
                 // keeps exp2(-inf - max) = 0 rather than NaN.
-                const float base = mx == -INFINITY ? 0.0f : mx;
-                const float alpha = ptx::exp2_approx(m[mi][h] - base);
+                const float base = m[mi][h] == -INFINITY ? 0.0f : m[mi][h];
                 float sum = 0.0f;
 #pragma unroll
                 for (int nt = 0; nt < kCols / 8; ++nt) {
@@ -216,12 +231,15 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
                         sum += x;
                     }
                 }
-                l[mi][h] = l[mi][h] * alpha + sum;  // per-thread partial; quad-summed at the end
-                m[mi][h] = mx;
+                l[mi][h] = l[mi][h] * alpha[h] + sum;  // per-thread partial; quad-summed at the end
+            }
+            if (__any_sync(0xffffffffu, rescale)) {
 #pragma unroll
                 for (int dn = 0; dn < kD / 8; ++dn) {
-                    o[mi][dn][2 * h] *= alpha;
-                    o[mi][dn][2 * h + 1] *= alpha;
+                    o[mi][dn][0] *= alpha[0];
+                    o[mi][dn][1] *= alpha[0];
+                    o[mi][dn][2] *= alpha[1];
+                    o[mi][dn][3] *= alpha[1];
                 }
             }
         }

@@ -16,7 +16,7 @@ struct FwdTuning {
     static constexpr int kMTiles = kD <= 128 ? 2 : 1;
     static constexpr int kRows = 16 * kMTiles * kWarps;  // query rows per CTA
     // Keys per step: S (kMTiles * kCols / 2 registers) must fit beside O.
-    static constexpr int kCols = kD <= 96 ? 64 : 32;
+    static constexpr int kCols = kD <= 128 ? 64 : 32;
     static_assert(kCols % 16 == 0, "keys come in whole mma k-steps for P V");
 };
 
