@@ -16,7 +16,9 @@ struct FwdTuning {
     static constexpr int kMTiles = kD <= 128 ? 2 : 1;
     static constexpr int kRows = 16 * kMTiles * kWarps;  // query rows per CTA
     // Keys per step: S (kMTiles * kCols / 2 registers) must fit beside O.
-    static constexpr int kCols = kD <= 128 ? 64 : 32;
+    static constexpr int kCols = kD <= 64 ? 32 : 64;
+    // CTAs per SM the register allocation must allow (__launch_bounds__ minimum).
+    static constexpr int kMinBlocks = kD <= 64 ? 3 : 1;
     static_assert(kCols % 16 == 0, "keys come in whole mma k-steps for P V");
 };
 
