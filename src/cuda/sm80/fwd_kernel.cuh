@@ -117,7 +117,7 @@ __device__ __forceinline__ void mask_tile(float (&s)[kCols / 8][4], int j0, int 
 }
 
 template <typename T, typename OutT, int kD>
-__global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32, FwdTuning<kD>::kMinBlocks)
+__global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
     fwd_kernel(const FwdParams p) {
     using Tn = FwdTuning<kD>;
     constexpr int kRows = Tn::kRows, kCols = Tn::kCols, kM = Tn::kMTiles;
