@@ -1,6 +1,7 @@
-// Tile shapes of the sm_80 kernels, per head dim, in one place. Every warp owns 16 rows (one
-// mma m-tile) of the output it accumulates; the fields below fix how many warps a CTA has and
-// how many keys (forward, dQ) or query rows (dK/dV) one main-loop step covers.
+// Tile shapes of the sm_80 kernels, per head dim, in one place. Every warp owns whole mma
+// m-tiles (16 rows) of the output it accumulates; the fields below fix how many warps a CTA
+// has, how many m-tiles each owns, and how many keys (forward, dQ) or query rows (dK/dV) one
+// main-loop step covers.
 #pragma once
 
 namespace flashattn::cuda::sm80 {
