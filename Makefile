@@ -1,11 +1,12 @@
 # The two commands of the README:
 #   make run    set up, build, run flashattn-bench on the default backend (GPU if usable)
-#   make test   set up, build, run every test (GPU tests are skipped without a GPU)
+#   make test   set up, build, run every test, C/C++ and Rust (GPU tests are skipped
+#               without a GPU)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all setup configure build run test clean
+.PHONY: all setup configure build run test test-c test-rust clean
 
 all: build
 
@@ -24,8 +25,14 @@ build: configure
 run: build
 	$(BUILD)/bench/flashattn-bench
 
-test: build
+test: test-c test-rust
+
+test-c: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The Rust crates (CPU): their build script builds libflashattn with CMake itself.
+test-rust: setup
+	cd bindings/rust && cargo test --locked
 
 clean:
 	rm -rf $(BUILD) $(BUILD).nvcc $(BUILD).configure.log

@@ -15,12 +15,18 @@ command -v ninja >/dev/null || need_pkgs+=(ninja-build)
 command -v g++ >/dev/null || need_pkgs+=(g++)
 [ -f /usr/include/gtest/gtest.h ] || need_pkgs+=(libgtest-dev)
 command -v python3 >/dev/null || need_pkgs+=(python3 python3-pip)
+command -v cc >/dev/null || need_pkgs+=(gcc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     log "installing ${need_pkgs[*]}"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >&2
+fi
+
+# The Rust bindings need cargo (rustup's default toolchain is what the machines ship).
+if ! command -v cargo >/dev/null; then
+    log "cargo not found: the Rust bindings' tests need a Rust toolchain (rustup.rs)"
 fi
 
 if [ "${FLASHATTN_NO_CUDA:-0}" = 1 ]; then
