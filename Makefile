@@ -32,7 +32,7 @@ test-c: build
 
 # The Rust crates (CPU): their build script builds libflashattn with CMake itself.
 test-rust: setup
-	cd bindings/rust && cargo test --locked
+	cd bindings/rust && cargo test --locked && cargo run --locked -q --example llama
 
 clean:
 	rm -rf $(BUILD) $(BUILD).nvcc $(BUILD).configure.log

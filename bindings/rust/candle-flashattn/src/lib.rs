@@ -12,7 +12,7 @@
 //! the library does not support yet (sliding windows, ALiBi, softcap, varlen, paged KV) return
 //! an error naming the feature; nothing panics.
 use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, D};
 use flashattn_sys as sys;
 use half::{bf16, f16};
 use std::ffi::c_void;
@@ -492,4 +492,36 @@ pub fn flash_attn_varlen_alibi_windowed_softcap(
     _softcap: f32,
 ) -> Result<Tensor> {
     unsupported("variable-length batches with softcap (flash_attn_varlen_alibi_windowed_softcap)")
+}
+
+/// Standard attention from candle's own operations, the oracle of this crate's tests, example
+/// and benchmark: scores materialized (matmul), softmax, matmul, in f32, with k/v heads
+/// repeated for GQA, and the same bottom-right causal mask as `flash_attn`.
+pub mod reference {
+    use super::*;
+
+    /// `(batch, seq, heads, head_dim)` in, f32 `(batch, seq_q, heads_q, head_dim)` out. A causal
+    /// row that sees no key gives NaN here (flash_attn gives 0).
+    pub fn naive_attention(q: &Tensor, k: &Tensor, v: &Tensor, softmax_scale: f32, causal: bool) -> Result<Tensor> {
+        let (b, sq, hq, d) = q.dims4()?;
+        let (_, sk, hk, _) = k.dims4()?;
+        let group = hq / hk;
+        let repeat = |t: &Tensor| -> Result<Tensor> {
+            let t = t.to_dtype(DType::F32)?.transpose(1, 2)?; // (b, hk, sk, d)
+            t.unsqueeze(2)?.expand((b, hk, group, sk, d))?.reshape((b, hq, sk, d))
+        };
+        let q = q.to_dtype(DType::F32)?.transpose(1, 2)?.contiguous()?;
+        let (k, v) = (repeat(k)?, repeat(v)?);
+        let mut s = (q.matmul(&k.t()?.contiguous()?)? * softmax_scale as f64)?;
+        if causal {
+            let mask: Vec<f32> = (0..sq)
+                .flat_map(|i| (0..sk).map(move |j| if j + sq > i + sk { f32::NEG_INFINITY } else { 0.0 }))
+                .collect();
+            s = s.broadcast_add(&Tensor::from_vec(mask, (sq, sk), q.device())?)?;
+        }
+        let m = s.max_keepdim(D::Minus1)?;
+        let e = s.broadcast_sub(&m)?.exp()?;
+        let p = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
+        p.matmul(&v.contiguous()?)?.transpose(1, 2)
+    }
 }

@@ -1,34 +1,9 @@
 //! candle-flashattn against candle's own naive attention (matmul, softmax, matmul) on fresh
 //! random inputs, on the CPU: prefill, Llama-style decode against a concatenated KV cache,
 //! GQA, transposed views, all three dtypes, and gradients through candle's autograd.
-use candle_core::{DType, Device, Result, Tensor, Var, D};
+use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_flashattn::reference::naive_attention as naive;
 use candle_flashattn::{flash_attn, flash_attn_alibi, flash_attn_varlen, flash_attn_windowed};
-
-/// Reference attention in f32 on `(b, s, h, d)` tensors, bottom-right causal, GQA by repeating
-/// k/v heads (as a naive implementation does).
-fn naive(q: &Tensor, k: &Tensor, v: &Tensor, scale: f32, causal: bool) -> Result<Tensor> {
-    let (b, sq, hq, d) = q.dims4()?;
-    let (_, sk, hk, _) = k.dims4()?;
-    let g = hq / hk;
-    let repeat = |t: &Tensor| -> Result<Tensor> {
-        let t = t.to_dtype(DType::F32)?.transpose(1, 2)?; // (b, hk, sk, d)
-        t.unsqueeze(2)?.expand((b, hk, g, sk, d))?.reshape((b, hq, sk, d))
-    };
-    let q = q.to_dtype(DType::F32)?.transpose(1, 2)?.contiguous()?;
-    let (k, v) = (repeat(k)?, repeat(v)?);
-    let mut s = (q.matmul(&k.t()?.contiguous()?)? * scale as f64)?;
-    if causal {
-        let mask: Vec<f32> = (0..sq)
-            .flat_map(|i| (0..sk).map(move |j| if j + sq > i + sk { f32::NEG_INFINITY } else { 0.0 }))
-            .collect();
-        let mask = Tensor::from_vec(mask, (sq, sk), q.device())?;
-        s = s.broadcast_add(&mask)?;
-    }
-    let m = s.max_keepdim(D::Minus1)?;
-    let e = s.broadcast_sub(&m)?.exp()?;
-    let p = e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?;
-    p.matmul(&v.contiguous()?)?.transpose(1, 2)
-}
 
 fn rel_err(a: &Tensor, b: &Tensor) -> Result<f32> {
     let (a, b) = (a.to_dtype(DType::F32)?, b.to_dtype(DType::F32)?);
