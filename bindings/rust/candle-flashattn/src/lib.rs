@@ -7,8 +7,8 @@
 //! without a copy). Causal masking is bottom-right aligned; k and v may have fewer heads than q
 //! (GQA/MQA). Gradients flow through candle's autograd.
 //!
-//! Backends: the CPU backend always; the CUDA backend with the `cuda` feature (not yet wired to
-//! candle's CUDA storage in this release: CUDA tensors return an error that says so). Features
+//! Backends: the CPU backend always; the CUDA backend with the `cuda` feature, on candle's own
+//! stream, with device pointers taken from candle's storage (no copies). Features
 //! the library does not support yet (sliding windows, ALiBi, softcap, varlen, paged KV) return
 //! an error naming the feature; nothing panics.
 use candle_core::backend::BackendStorage;
@@ -104,12 +104,179 @@ fn packed(dims: [usize; 4]) -> sys::FlashAttnStrides {
     sys::FlashAttnStrides { batch: (s * h * d) as i64, seq: (h * d) as i64, head: d as i64, dim: 1 }
 }
 
+/// Pointers of one call, wherever they live (host or device).
+struct FwdPtrs {
+    q: *const c_void,
+    k: *const c_void,
+    v: *const c_void,
+    out: *mut c_void,
+    stream: *mut c_void,
+}
+
+fn forward_args(op: &FlashAttnOp, qv: &View, kv: &View, vv: &View, dt: DType, p: FwdPtrs) -> Result<sys::FlashAttnForwardArgs> {
+    let [b, sq, hq, d] = qv.dims;
+    Ok(sys::FlashAttnForwardArgs {
+        dtype: dtype_code(dt)?,
+        causal: op.causal as i32,
+        batch: b as i64,
+        seqlen_q: sq as i64,
+        seqlen_k: kv.dims[1] as i64,
+        num_heads_q: hq as i64,
+        num_heads_k: kv.dims[2] as i64,
+        head_dim: d as i64,
+        softmax_scale: op.softmax_scale,
+        q: p.q,
+        q_strides: qv.strides,
+        k: p.k,
+        k_strides: kv.strides,
+        v: p.v,
+        v_strides: vv.strides,
+        out: p.out,
+        out_strides: packed(qv.dims),
+        stream: p.stream,
+        ..Default::default()
+    })
+}
+
+/// Pointers of one backward call; the gradients are consecutive parts of one buffer.
+struct BwdPtrs {
+    dout: *const c_void,
+    q: *const c_void,
+    k: *const c_void,
+    v: *const c_void,
+    out: *const c_void,
+    grads: *mut c_void,
+    stream: *mut c_void,
+}
+
+struct BwdViews {
+    q: View,
+    k: View,
+    v: View,
+    out: View,
+    dout: View,
+}
+
+fn backward_args(op: &FlashAttnBwdOp, vw: &BwdViews, dt: DType, p: BwdPtrs) -> Result<sys::FlashAttnBackwardArgs> {
+    let [b, sq, hq, d] = vw.q.dims;
+    let (nq, nk) = (vw.q.dims.iter().product::<usize>(), vw.k.dims.iter().product::<usize>());
+    let es = dt.size_in_bytes();
+    let base = p.grads as *mut u8;
+    Ok(sys::FlashAttnBackwardArgs {
+        dtype: dtype_code(dt)?,
+        causal: op.causal as i32,
+        batch: b as i64,
+        seqlen_q: sq as i64,
+        seqlen_k: vw.k.dims[1] as i64,
+        num_heads_q: hq as i64,
+        num_heads_k: vw.k.dims[2] as i64,
+        head_dim: d as i64,
+        softmax_scale: op.softmax_scale,
+        dout: p.dout,
+        dout_strides: vw.dout.strides,
+        q: p.q,
+        q_strides: vw.q.strides,
+        k: p.k,
+        k_strides: vw.k.strides,
+        v: p.v,
+        v_strides: vw.v.strides,
+        out: p.out,
+        out_strides: vw.out.strides,
+        // [dq | dk | dv] in a buffer of nq + 2 nk elements (wrapping_add: plain address
+        // arithmetic, the library validates and writes).
+        dq: base as *mut c_void,
+        dq_strides: packed(vw.q.dims),
+        dk: base.wrapping_add(nq * es) as *mut c_void,
+        dk_strides: packed(vw.k.dims),
+        dv: base.wrapping_add((nq + nk) * es) as *mut c_void,
+        dv_strides: packed(vw.k.dims),
+        stream: p.stream,
+        ..Default::default()
+    })
+}
+
+/// Views and dtype checks shared by both devices: (q, k, v) views and the common dtype.
+fn forward_views(ql: &Layout, kl: &Layout, vl: &Layout, dts: [DType; 3]) -> Result<(View, View, View)> {
+    let (qv, kv, vv) = (view("q", ql)?, view("k", kl)?, view("v", vl)?);
+    check_shapes(&qv, &kv, &vv)?;
+    if dts[1] != dts[0] || dts[2] != dts[0] {
+        bail!("flashattn: q, k, v must share one dtype, got {:?}, {:?}, {:?}", dts[0], dts[1], dts[2])
+    }
+    Ok((qv, kv, vv))
+}
+
+fn backward_views(q: View, k: View, v: View, out_l: &Layout, dout_l: &Layout, dts: [DType; 3]) -> Result<BwdViews> {
+    let (out, dout) = (view("out", out_l)?, view("dout", dout_l)?);
+    if out.dims != q.dims || dout.dims != q.dims {
+        bail!("flashattn: out {:?} and dout {:?} must be shaped like q {:?}", out.dims, dout.dims, q.dims)
+    }
+    if dts[1] != dts[0] || dts[2] != dts[0] {
+        bail!("flashattn: out and dout must have q's dtype {:?}", dts[0])
+    }
+    Ok(BwdViews { q, k, v, out, dout })
+}
+
 #[cfg(feature = "cuda")]
-fn cuda_not_wired(op: &str) -> candle_core::Error {
-    candle_core::Error::Msg(format!(
-        "flashattn: {op} on CUDA tensors is not wired to candle's CUDA storage in this release; \
-         use CPU tensors, or the C ABI directly"
-    ))
+mod cuda {
+    //! The CUDA path: device pointers from candle's storage, on candle's stream.
+    use super::*;
+    use candle_core::cuda_backend::cudarc::driver::{CudaStream, DevicePtr, DevicePtrMut};
+    use candle_core::cuda_backend::CudaDType;
+    use candle_core::CudaStorage;
+
+    /// A device pointer to the layout's first element. cudarc's pointer guard (event-based
+    /// ordering across streams) is dropped at once: candle runs every op of a device on one
+    /// stream, and flashattn is enqueued on that same stream, so stream order covers it.
+    pub(super) fn input(s: &CudaStorage, l: &Layout, stream: &CudaStream) -> Result<*const c_void> {
+        fn typed<T: CudaDType + candle_core::cuda_backend::cudarc::driver::DeviceRepr>(
+            s: &CudaStorage,
+            l: &Layout,
+            stream: &CudaStream,
+        ) -> Result<*const c_void> {
+            let slice = s.as_cuda_slice::<T>()?;
+            if l.start_offset() > slice.len() {
+                bail!("flashattn: layout offset past the storage")
+            }
+            let (ptr, _guard) = slice.device_ptr(stream);
+            Ok((ptr as usize + l.start_offset() * std::mem::size_of::<T>()) as *const c_void)
+        }
+        match s.dtype() {
+            DType::F16 => typed::<f16>(s, l, stream),
+            DType::BF16 => typed::<bf16>(s, l, stream),
+            DType::F32 => typed::<f32>(s, l, stream),
+            other => bail!("flashattn: dtype {other:?} unsupported: F16, BF16 or F32"),
+        }
+    }
+
+    /// Runs `call` with a fresh device buffer of `n` elements of `dt` and returns it as storage.
+    pub(super) fn with_output(
+        dev: &candle_core::CudaDevice,
+        dt: DType,
+        n: usize,
+        call: impl FnOnce(*mut c_void) -> Result<()>,
+    ) -> Result<CudaStorage> {
+        fn typed<T: CudaDType + candle_core::cuda_backend::cudarc::driver::DeviceRepr>(
+            dev: &candle_core::CudaDevice,
+            n: usize,
+            call: impl FnOnce(*mut c_void) -> Result<()>,
+        ) -> Result<CudaStorage> {
+            // SAFETY: the library writes every element before anything reads the buffer
+            // (it validates first and leaves outputs untouched only on error, which we return).
+            let mut out = unsafe { dev.alloc::<T>(n)? };
+            let stream = dev.cuda_stream();
+            {
+                let (ptr, _guard) = out.device_ptr_mut(&stream);
+                call(ptr as *mut c_void)?;
+            }
+            Ok(CudaStorage::wrap_cuda_slice(out, dev.clone()))
+        }
+        match dt {
+            DType::F16 => typed::<f16>(dev, n, call),
+            DType::BF16 => typed::<bf16>(dev, n, call),
+            DType::F32 => typed::<f32>(dev, n, call),
+            other => bail!("flashattn: dtype {other:?} unsupported: F16, BF16 or F32"),
+        }
+    }
 }
 
 /// Forward: the op applied to (q, k, v).
@@ -132,34 +299,17 @@ impl CustomOp3 for FlashAttnOp {
         v: &CpuStorage,
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (qv, kv, vv) = (view("q", ql)?, view("k", kl)?, view("v", vl)?);
-        check_shapes(&qv, &kv, &vv)?;
+        let (qv, kv, vv) = forward_views(ql, kl, vl, [q.dtype(), k.dtype(), v.dtype()])?;
         let dt = q.dtype();
-        if k.dtype() != dt || v.dtype() != dt {
-            bail!("flashattn: q, k, v must share one dtype, got {dt:?}, {:?}, {:?}", k.dtype(), v.dtype())
-        }
-        let [b, sq, hq, d] = qv.dims;
-        let (out, out_ptr) = cpu_output(dt, b * sq * hq * d)?;
-        let args = sys::FlashAttnForwardArgs {
-            dtype: dtype_code(dt)?,
-            causal: self.causal as i32,
-            batch: b as i64,
-            seqlen_q: sq as i64,
-            seqlen_k: kv.dims[1] as i64,
-            num_heads_q: hq as i64,
-            num_heads_k: kv.dims[2] as i64,
-            head_dim: d as i64,
-            softmax_scale: self.softmax_scale,
+        let (out, out_ptr) = cpu_output(dt, qv.dims.iter().product())?;
+        let ptrs = FwdPtrs {
             q: cpu_input(q, ql)?,
-            q_strides: qv.strides,
             k: cpu_input(k, kl)?,
-            k_strides: kv.strides,
             v: cpu_input(v, vl)?,
-            v_strides: vv.strides,
             out: out_ptr,
-            out_strides: packed(qv.dims),
-            ..Default::default()
+            stream: std::ptr::null_mut(),
         };
+        let args = forward_args(self, &qv, &kv, &vv, dt, ptrs)?;
         // SAFETY: every pointer covers its layout (checked against the storage above and
         // validated again by the library); `out` is a fresh buffer of b*sq*hq*d elements.
         check_status(unsafe { sys::flash_attn_fwd(&args) })?;
@@ -169,14 +319,28 @@ impl CustomOp3 for FlashAttnOp {
     #[cfg(feature = "cuda")]
     fn cuda_fwd(
         &self,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
+        q: &candle_core::CudaStorage,
+        ql: &Layout,
+        k: &candle_core::CudaStorage,
+        kl: &Layout,
+        v: &candle_core::CudaStorage,
+        vl: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        Err(cuda_not_wired("the forward"))
+        let (qv, kv, vv) = forward_views(ql, kl, vl, [q.dtype(), k.dtype(), v.dtype()])?;
+        let dt = q.dtype();
+        let dev = q.device.clone();
+        let stream = dev.cuda_stream();
+        let qp = cuda::input(q, ql, &stream)?;
+        let kp = cuda::input(k, kl, &stream)?;
+        let vp = cuda::input(v, vl, &stream)?;
+        let out = cuda::with_output(&dev, dt, qv.dims.iter().product(), |out| {
+            let ptrs = FwdPtrs { q: qp, k: kp, v: vp, out, stream: stream.cu_stream() as *mut c_void };
+            let args = forward_args(self, &qv, &kv, &vv, dt, ptrs)?;
+            // SAFETY: device pointers of live slices covering their layouts, enqueued on the
+            // stream candle orders them on.
+            check_status(unsafe { sys::flash_attn_fwd(&args) })
+        })?;
+        Ok((out, Shape::from(qv.dims.to_vec())))
     }
 
     fn bwd(
@@ -211,6 +375,13 @@ struct FlashAttnBwdOp {
     dout: Tensor,
 }
 
+impl FlashAttnBwdOp {
+    /// Elements of the flat [dq | dk | dv] result.
+    fn grads_len(&self, vw: &BwdViews) -> usize {
+        vw.q.dims.iter().product::<usize>() + 2 * vw.k.dims.iter().product::<usize>()
+    }
+}
+
 impl CustomOp3 for FlashAttnBwdOp {
     fn name(&self) -> &'static str {
         "flashattn-bwd"
@@ -225,74 +396,64 @@ impl CustomOp3 for FlashAttnBwdOp {
         v: &CpuStorage,
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (qv, kv, vv) = (view("q", ql)?, view("k", kl)?, view("v", vl)?);
-        check_shapes(&qv, &kv, &vv)?;
+        let (qv, kv, vv) = forward_views(ql, kl, vl, [q.dtype(), k.dtype(), v.dtype()])?;
         let dt = q.dtype();
         let (out_s, out_l) = self.out.storage_and_layout();
         let (dout_s, dout_l) = self.dout.storage_and_layout();
         let (Storage::Cpu(out_s), Storage::Cpu(dout_s)) = (&*out_s, &*dout_s) else {
             bail!("flashattn: backward tensors must all be on the CPU")
         };
-        let (ov, dov) = (view("out", out_l)?, view("dout", dout_l)?);
-        if ov.dims != qv.dims || dov.dims != qv.dims {
-            bail!("flashattn: out {:?} and dout {:?} must be shaped like q {:?}", ov.dims, dov.dims, qv.dims)
-        }
-        if out_s.dtype() != dt || dout_s.dtype() != dt {
-            bail!("flashattn: out and dout must have q's dtype {dt:?}")
-        }
-        let (nq, nk) = (qv.dims.iter().product::<usize>(), kv.dims.iter().product::<usize>());
-        let (grads, ptr) = cpu_output(dt, nq + 2 * nk)?;
-        let es = dt.size_in_bytes();
-        // SAFETY (offsets): the buffer holds nq + 2 nk elements: dq, then dk, then dv.
-        let (dq, dk, dv) = unsafe {
-            let base = ptr as *mut u8;
-            (base as *mut c_void, base.add(nq * es) as *mut c_void, base.add((nq + nk) * es) as *mut c_void)
-        };
-        let [b, sq, hq, d] = qv.dims;
-        let args = sys::FlashAttnBackwardArgs {
-            dtype: dtype_code(dt)?,
-            causal: self.causal as i32,
-            batch: b as i64,
-            seqlen_q: sq as i64,
-            seqlen_k: kv.dims[1] as i64,
-            num_heads_q: hq as i64,
-            num_heads_k: kv.dims[2] as i64,
-            head_dim: d as i64,
-            softmax_scale: self.softmax_scale,
+        let vw = backward_views(qv, kv, vv, out_l, dout_l, [dt, out_s.dtype(), dout_s.dtype()])?;
+        let n = self.grads_len(&vw);
+        let (grads, ptr) = cpu_output(dt, n)?;
+        let ptrs = BwdPtrs {
             dout: cpu_input(dout_s, dout_l)?,
-            dout_strides: dov.strides,
             q: cpu_input(q, ql)?,
-            q_strides: qv.strides,
             k: cpu_input(k, kl)?,
-            k_strides: kv.strides,
             v: cpu_input(v, vl)?,
-            v_strides: vv.strides,
             out: cpu_input(out_s, out_l)?,
-            out_strides: ov.strides,
-            dq,
-            dq_strides: packed(qv.dims),
-            dk,
-            dk_strides: packed(kv.dims),
-            dv,
-            dv_strides: packed(kv.dims),
-            ..Default::default()
+            grads: ptr,
+            stream: std::ptr::null_mut(),
         };
+        let args = backward_args(self, &vw, dt, ptrs)?;
         // SAFETY: inputs cover their layouts; outputs are disjoint parts of a fresh buffer.
         check_status(unsafe { sys::flash_attn_bwd(&args) })?;
-        Ok((grads, Shape::from(nq + 2 * nk)))
+        Ok((grads, Shape::from(n)))
     }
 
     #[cfg(feature = "cuda")]
     fn cuda_fwd(
         &self,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
-        _: &candle_core::CudaStorage,
-        _: &Layout,
+        q: &candle_core::CudaStorage,
+        ql: &Layout,
+        k: &candle_core::CudaStorage,
+        kl: &Layout,
+        v: &candle_core::CudaStorage,
+        vl: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        Err(cuda_not_wired("the backward"))
+        let (qv, kv, vv) = forward_views(ql, kl, vl, [q.dtype(), k.dtype(), v.dtype()])?;
+        let dt = q.dtype();
+        let (out_s, out_l) = self.out.storage_and_layout();
+        let (dout_s, dout_l) = self.dout.storage_and_layout();
+        let (Storage::Cuda(out_s), Storage::Cuda(dout_s)) = (&*out_s, &*dout_s) else {
+            bail!("flashattn: backward tensors must all be on the same CUDA device")
+        };
+        let vw = backward_views(qv, kv, vv, out_l, dout_l, [dt, out_s.dtype(), dout_s.dtype()])?;
+        let n = self.grads_len(&vw);
+        let dev = q.device.clone();
+        let stream = dev.cuda_stream();
+        let qp = cuda::input(q, ql, &stream)?;
+        let kp = cuda::input(k, kl, &stream)?;
+        let vp = cuda::input(v, vl, &stream)?;
+        let op = cuda::input(out_s, out_l, &stream)?;
+        let dop = cuda::input(dout_s, dout_l, &stream)?;
+        let grads = cuda::with_output(&dev, dt, n, |grads| {
+            let ptrs = BwdPtrs { dout: dop, q: qp, k: kp, v: vp, out: op, grads, stream: stream.cu_stream() as *mut c_void };
+            let args = backward_args(self, &vw, dt, ptrs)?;
+            // SAFETY: as in the forward; the gradients are disjoint parts of a fresh buffer.
+            check_status(unsafe { sys::flash_attn_bwd(&args) })
+        })?;
+        Ok((grads, Shape::from(n)))
     }
 }
 

@@ -161,3 +161,60 @@ fn unsupported_features_and_bad_inputs_are_errors() -> Result<()> {
     assert!(err.contains("num_heads_q"), "{err}");
     Ok(())
 }
+
+/// The same checks on a CUDA device (feature `cuda`): flash on the GPU against the naive path
+/// on the CPU, forward and gradients, strided views and a decode step.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::*;
+
+    fn gpu() -> Device {
+        Device::new_cuda(0).expect("the cuda feature's tests need a CUDA device")
+    }
+
+    #[test]
+    fn forward_matches_naive_on_the_gpu() -> Result<()> {
+        let dev = gpu();
+        for dt in [DType::F16, DType::BF16, DType::F32] {
+            for (sq, sk, causal) in [(129, 129, true), (1, 300, true), (77, 40, false)] {
+                let (q, k, v) = (randn((2, sq, 8, 64), dt)?, randn((2, sk, 2, 64), dt)?, randn((2, sk, 2, 64), dt)?);
+                let out = flash_attn(&q.to_device(&dev)?, &k.to_device(&dev)?, &v.to_device(&dev)?, 0.125, causal)?;
+                assert_eq!(out.dtype(), dt);
+                let err = rel_err(&out.to_device(&Device::Cpu)?, &naive(&q, &k, &v, 0.125, causal)?)?;
+                let tol = if dt == DType::F32 { 3e-3 } else { tolerance(dt) };
+                assert!(err < tol, "{dt:?} {sq}x{sk} causal {causal}: rel err {err}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn transposed_views_on_the_gpu() -> Result<()> {
+        let dev = gpu();
+        let bhsd = |h| Tensor::randn(0f32, 1f32, (2, h, 50, 64), &dev)?.to_dtype(DType::BF16);
+        let (q, k, v) = (bhsd(8)?.transpose(1, 2)?, bhsd(4)?.transpose(1, 2)?, bhsd(4)?.transpose(1, 2)?);
+        let out = flash_attn(&q, &k, &v, 0.125, true)?.to_device(&Device::Cpu)?;
+        let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.contiguous();
+        let err = rel_err(&out, &naive(&cpu(&q)?, &cpu(&k)?, &cpu(&v)?, 0.125, true)?)?;
+        assert!(err < tolerance(DType::BF16), "rel err {err}");
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_on_the_gpu() -> Result<()> {
+        let dev = gpu();
+        let host = |s, h| Tensor::randn(0f32, 1f32, (1, s, h, 64), &Device::Cpu)?.to_dtype(DType::F16);
+        let (qh, kh, vh) = (host(70, 4)?, host(90, 2)?, host(90, 2)?);
+        let r = Tensor::randn(0f32, 1f32, (1, 70, 4, 64), &Device::Cpu)?;
+        let (q, k, v) = (Var::from_tensor(&qh.to_device(&dev)?)?, Var::from_tensor(&kh.to_device(&dev)?)?, Var::from_tensor(&vh.to_device(&dev)?)?);
+        let grads = (flash_attn(&q, &k, &v, 0.125, true)?.to_dtype(DType::F32)? * r.to_device(&dev)?)?.sum_all()?.backward()?;
+        let (qf, kf, vf) = (Var::from_tensor(&qh.to_dtype(DType::F32)?)?, Var::from_tensor(&kh.to_dtype(DType::F32)?)?, Var::from_tensor(&vh.to_dtype(DType::F32)?)?);
+        let reference = (naive(&qf, &kf, &vf, 0.125, true)? * &r)?.sum_all()?.backward()?;
+        for (t, tf) in [(&q, &qf), (&k, &kf), (&v, &vf)] {
+            let g = grads.get(t).expect("gradient").to_device(&Device::Cpu)?;
+            let err = rel_err(&g, reference.get(tf).expect("reference gradient"))?;
+            assert!(err < 1e-2, "rel err {err}");
+        }
+        Ok(())
+    }
+}
