@@ -2,9 +2,12 @@
 // forward, flash backward and standard attention on them.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
+#include "common/half.h"
 #include "flashattn/flashattn.h"
 
 namespace flashattn::bench {
@@ -26,6 +29,37 @@ struct Config {
         return true;
     }
     size_t elem_size() const { return dtype == FLASH_ATTN_DTYPE_F32 ? 4 : 2; }
+    float scale() const { return 1.0f / std::sqrt(static_cast<float>(head_dim)); }
+
+    // Element i of a host buffer of this dtype, as float, and back (rounded).
+    void store(uint8_t* base, size_t i, float x) const {
+        if (dtype == FLASH_ATTN_DTYPE_F32) {
+            std::memcpy(base + 4 * i, &x, 4);
+            return;
+        }
+        const uint16_t h = dtype == FLASH_ATTN_DTYPE_F16 ? float_to_half(x) : float_to_bf16(x);
+        std::memcpy(base + 2 * i, &h, 2);
+    }
+    float load(const uint8_t* base, size_t i) const {
+        if (dtype == FLASH_ATTN_DTYPE_F32) {
+            float x;
+            std::memcpy(&x, base + 4 * i, 4);
+            return x;
+        }
+        uint16_t h;
+        std::memcpy(&h, base + 2 * i, 2);
+        return dtype == FLASH_ATTN_DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
+    }
+
+    // The shape fields of an argument struct (packed tensors: strides stay zero).
+    template <class Args>
+    void fill(Args& a) const {
+        a.dtype = dtype;
+        a.causal = causal;
+        a.batch = batch, a.seqlen_q = seqlen_q, a.seqlen_k = seqlen_k;
+        a.num_heads_q = heads, a.num_heads_k = heads_k, a.head_dim = head_dim;
+        a.softmax_scale = scale();
+    }
 };
 
 struct Measurement {

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "bench_runner.h"
-#include "common/half.h"
 #include "cpu/cpu.h"
 #include "cpu/memory.h"
 #include "cpu/thread_pool.h"
@@ -30,7 +29,7 @@ public:
         std::normal_distribution<float> n(0.f, 1.f);
         for (auto [buf, count] : {std::pair{&q_, nq_}, {&k_, nk_}, {&v_, nk_}, {&dout_, nq_}}) {
             buf->resize(count * es);
-            for (size_t i = 0; i < count; ++i) store(buf->data(), i, n(rng));
+            for (size_t i = 0; i < count; ++i) c_.store(buf->data(), i, n(rng));
         }
         for (auto [buf, count] : {std::pair{&out_, nq_}, {&std_out_, nq_}, {&dq_, nq_},
                                   {&dk_, nk_}, {&dv_, nk_}}) {
@@ -43,7 +42,7 @@ public:
     bool flash_forward(Measurement* m, std::string* error) override {
         FlashAttnForwardArgs a;
         flash_attn_forward_args_init(&a);
-        fill_shape(a);
+        c_.fill(a);
         a.q = q_.data(), a.k = k_.data(), a.v = v_.data(), a.out = out_.data(), a.lse = lse_.data();
         return timed(m, error, [&] { return flash_attn_fwd(&a) == FLASH_ATTN_SUCCESS; });
     }
@@ -51,7 +50,7 @@ public:
     bool standard_forward(Measurement* m, double* max_diff, std::string* error) override {
         FwdProblem p;
         p.shape = Shape{static_cast<DType>(c_.dtype), c_.batch, c_.seqlen_q, c_.seqlen_k,
-                        c_.heads, c_.heads_k, c_.head_dim, c_.causal, scale()};
+                        c_.heads, c_.heads_k, c_.head_dim, c_.causal, c_.scale()};
         const int64_t d = c_.head_dim;
         p.q = TensorIn{q_.data(), {c_.seqlen_q * c_.heads * d, c_.heads * d, d}};
         p.k = TensorIn{k_.data(), {c_.seqlen_k * c_.heads_k * d, c_.heads_k * d, d}};
@@ -61,18 +60,14 @@ public:
             return false;
         *max_diff = 0;
         for (size_t i = 0; i < nq_; ++i)
-            *max_diff = std::max(*max_diff, double(std::fabs(load(out_.data(), i) - load(std_out_.data(), i))));
+            *max_diff = std::max(*max_diff, double(std::fabs(c_.load(out_.data(), i) - c_.load(std_out_.data(), i))));
         return true;
     }
 
     bool flash_backward(Measurement* m, std::string* error) override {
         FlashAttnBackwardArgs a;
         flash_attn_backward_args_init(&a);
-        a.dtype = c_.dtype;
-        a.causal = c_.causal;
-        a.batch = c_.batch, a.seqlen_q = c_.seqlen_q, a.seqlen_k = c_.seqlen_k;
-        a.num_heads_q = c_.heads, a.num_heads_k = c_.heads_k, a.head_dim = c_.head_dim;
-        a.softmax_scale = scale();
+        c_.fill(a);
         a.dout = dout_.data(), a.q = q_.data(), a.k = k_.data(), a.v = v_.data();
         a.out = out_.data(), a.lse = lse_.data();
         a.dq = dq_.data(), a.dk = dk_.data(), a.dv = dv_.data();
@@ -80,31 +75,6 @@ public:
     }
 
 private:
-    float scale() const { return 1.0f / std::sqrt(float(c_.head_dim)); }
-    void fill_shape(FlashAttnForwardArgs& a) const {
-        a.dtype = c_.dtype;
-        a.causal = c_.causal;
-        a.batch = c_.batch, a.seqlen_q = c_.seqlen_q, a.seqlen_k = c_.seqlen_k;
-        a.num_heads_q = c_.heads, a.num_heads_k = c_.heads_k, a.head_dim = c_.head_dim;
-        a.softmax_scale = scale();
-    }
-    void store(uint8_t* base, size_t i, float x) const {
-        if (c_.dtype == FLASH_ATTN_DTYPE_F32) std::memcpy(base + 4 * i, &x, 4);
-        else {
-            const uint16_t h = c_.dtype == FLASH_ATTN_DTYPE_F16 ? float_to_half(x) : float_to_bf16(x);
-            std::memcpy(base + 2 * i, &h, 2);
-        }
-    }
-    float load(const uint8_t* base, size_t i) const {
-        if (c_.dtype == FLASH_ATTN_DTYPE_F32) {
-            float x;
-            std::memcpy(&x, base + 4 * i, 4);
-            return x;
-        }
-        uint16_t h;
-        std::memcpy(&h, base + 2 * i, 2);
-        return c_.dtype == FLASH_ATTN_DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
-    }
     template <class F>
     bool timed(Measurement* m, std::string* error, F&& fn) {
         cpu::reset_scratch_peak();

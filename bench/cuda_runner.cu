@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "bench_runner.h"
-#include "common/half.h"
 
 namespace flashattn::bench {
 namespace {
@@ -144,7 +143,7 @@ public:
         std::vector<uint8_t> host;
         for (auto [ptr, count] : {std::pair{&q_, nq_}, {&k_, nk_}, {&v_, nk_}, {&dout_, nq_}}) {
             host.resize(count * es);
-            for (size_t i = 0; i < count; ++i) store(host.data(), i, n(rng));
+            for (size_t i = 0; i < count; ++i) c_.store(host.data(), i, n(rng));
             BENCH_CUDA(cudaMalloc(ptr, count * es));
             BENCH_CUDA(cudaMemcpy(*ptr, host.data(), count * es, cudaMemcpyHostToDevice));
         }
@@ -159,7 +158,8 @@ public:
     bool flash_forward(Measurement* m, std::string* error) override {
         FlashAttnForwardArgs a;
         flash_attn_forward_args_init(&a);
-        fill_shape(a);
+        c_.fill(a);
+        a.stream = stream_;
         a.q = q_, a.k = k_, a.v = v_, a.out = out_, a.lse = static_cast<float*>(lse_);
         size_t bytes = 0;
         if (flash_attn_forward_workspace_size(&a, &bytes) != FLASH_ATTN_SUCCESS) {
@@ -178,11 +178,7 @@ public:
     bool flash_backward(Measurement* m, std::string* error) override {
         FlashAttnBackwardArgs a;
         flash_attn_backward_args_init(&a);
-        a.dtype = c_.dtype;
-        a.causal = c_.causal;
-        a.batch = c_.batch, a.seqlen_q = c_.seqlen_q, a.seqlen_k = c_.seqlen_k;
-        a.num_heads_q = c_.heads, a.num_heads_k = c_.heads_k, a.head_dim = c_.head_dim;
-        a.softmax_scale = scale();
+        c_.fill(a);
         a.stream = stream_;
         a.dout = dout_, a.q = q_, a.k = k_, a.v = v_, a.out = out_;
         a.lse = static_cast<const float*>(lse_);
@@ -275,51 +271,25 @@ public:
         BENCH_CUDA(cudaMemcpy(b.data(), std_out_, b.size(), cudaMemcpyDeviceToHost));
         *max_diff = 0;
         for (size_t i = 0; i < nq_; ++i)
-            *max_diff = std::max(*max_diff, double(std::fabs(load(a.data(), i) - load(b.data(), i))));
+            *max_diff = std::max(*max_diff, double(std::fabs(c_.load(a.data(), i) - c_.load(b.data(), i))));
         return true;
     }
 
 private:
-    float scale() const { return 1.0f / std::sqrt(float(c_.head_dim)); }
-    void fill_shape(FlashAttnForwardArgs& a) const {
-        a.dtype = c_.dtype;
-        a.causal = c_.causal;
-        a.batch = c_.batch, a.seqlen_q = c_.seqlen_q, a.seqlen_k = c_.seqlen_k;
-        a.num_heads_q = c_.heads, a.num_heads_k = c_.heads_k, a.head_dim = c_.head_dim;
-        a.softmax_scale = scale();
-        a.stream = stream_;
-    }
     void launch_softmax(void* s, void* p, int64_t nq, int64_t nk, int64_t rows) {
         const unsigned grid = static_cast<unsigned>(rows);
         if (c_.dtype == FLASH_ATTN_DTYPE_F16)
             softmax_rows<__half><<<grid, 256, 0, stream_>>>(static_cast<const __half*>(s),
                                                             static_cast<__half*>(p), int(nq),
-                                                            int(nk), scale(), c_.causal);
+                                                            int(nk), c_.scale(), c_.causal);
         else if (c_.dtype == FLASH_ATTN_DTYPE_BF16)
             softmax_rows<__nv_bfloat16><<<grid, 256, 0, stream_>>>(
                 static_cast<const __nv_bfloat16*>(s), static_cast<__nv_bfloat16*>(p), int(nq),
-                int(nk), scale(), c_.causal);
+                int(nk), c_.scale(), c_.causal);
         else
             softmax_rows<float><<<grid, 256, 0, stream_>>>(static_cast<const float*>(s),
                                                            static_cast<float*>(p), int(nq),
-                                                           int(nk), scale(), c_.causal);
-    }
-    void store(uint8_t* base, size_t i, float x) const {
-        if (c_.dtype == FLASH_ATTN_DTYPE_F32) std::memcpy(base + 4 * i, &x, 4);
-        else {
-            const uint16_t h = c_.dtype == FLASH_ATTN_DTYPE_F16 ? float_to_half(x) : float_to_bf16(x);
-            std::memcpy(base + 2 * i, &h, 2);
-        }
-    }
-    float load(const uint8_t* base, size_t i) const {
-        if (c_.dtype == FLASH_ATTN_DTYPE_F32) {
-            float x;
-            std::memcpy(&x, base + 4 * i, 4);
-            return x;
-        }
-        uint16_t h;
-        std::memcpy(&h, base + 2 * i, 2);
-        return c_.dtype == FLASH_ATTN_DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
+                                                           int(nk), c_.scale(), c_.causal);
     }
     // Median of per-call event timings after warm-up.
     template <class F>

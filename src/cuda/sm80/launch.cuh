@@ -8,44 +8,37 @@
 
 namespace flashattn::cuda::sm80 {
 
-// Raises the kernel's dynamic shared memory limit past the 48 KB default when it needs more.
-template <typename Kernel>
-cudaError_t allow_smem(Kernel kernel, int bytes) {
-    if (bytes <= 48 * 1024) return cudaSuccess;
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+// Launches `kernel` with `smem` bytes of dynamic shared memory (raising the 48 KB default
+// limit when it needs more) and returns the launch's status.
+template <typename Kernel, typename Params>
+cudaError_t launch(Kernel kernel, dim3 grid, int threads, int smem, cudaStream_t stream,
+                   const Params& p) {
+    if (smem > 48 * 1024) {
+        const cudaError_t e =
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        if (e != cudaSuccess) return e;
+    }
+    kernel<<<grid, threads, smem, stream>>>(p);
+    return cudaGetLastError();
 }
 
 template <typename T, typename OutT, int kD>
 cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
     using Tn = FwdTuning<kD>;
-    constexpr int smem = fwd_smem_bytes<kD>();
-    auto kernel = fwd_kernel<T, OutT, kD>;
-    if (cudaError_t e = allow_smem(kernel, smem)) return e;
     const dim3 grid((p.rows + Tn::kRows - 1) / Tn::kRows, p.heads_k, p.batch);
-    kernel<<<grid, Tn::kWarps * 32, smem, stream>>>(p);
-    return cudaGetLastError();
+    return launch(fwd_kernel<T, OutT, kD>, grid, Tn::kWarps * 32, fwd_smem_bytes<kD>(), stream, p);
 }
 
 template <typename T, typename OutT, int kD>
 cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
-    {
-        using Tn = BwdDkvTuning<kD>;
-        constexpr int smem = dkv_smem_bytes<kD>();
-        auto kernel = dkv_kernel<T, OutT, kD>;
-        if (cudaError_t e = allow_smem(kernel, smem)) return e;
-        const dim3 grid((p.seqlen_k + Tn::kKeys - 1) / Tn::kKeys * Tn::kSplit, p.heads_k, p.batch);
-        kernel<<<grid, Tn::kWarps * 32, smem, stream>>>(p);
-        if (cudaError_t e = cudaGetLastError()) return e;
-    }
-    {
-        using Tn = BwdDqTuning<kD>;
-        constexpr int smem = dq_smem_bytes<kD>();
-        auto kernel = dq_kernel<T, OutT, kD>;
-        if (cudaError_t e = allow_smem(kernel, smem)) return e;
-        const dim3 grid((p.rows + Tn::kRows - 1) / Tn::kRows, p.heads_k, p.batch);
-        kernel<<<grid, Tn::kWarps * 32, smem, stream>>>(p);
-        return cudaGetLastError();
-    }
+    using Kv = BwdDkvTuning<kD>;
+    using Q = BwdDqTuning<kD>;
+    const dim3 kv_grid((p.seqlen_k + Kv::kKeys - 1) / Kv::kKeys * Kv::kSplit, p.heads_k, p.batch);
+    if (cudaError_t e = launch(dkv_kernel<T, OutT, kD>, kv_grid, Kv::kWarps * 32,
+                               dkv_smem_bytes<kD>(), stream, p))
+        return e;
+    const dim3 q_grid((p.rows + Q::kRows - 1) / Q::kRows, p.heads_k, p.batch);
+    return launch(dq_kernel<T, OutT, kD>, q_grid, Q::kWarps * 32, dq_smem_bytes<kD>(), stream, p);
 }
 
 }  // namespace flashattn::cuda::sm80
