@@ -25,7 +25,7 @@ build: configure
 run: build
 	$(BUILD)/bench/flashattn-bench
 
-test: test-c test-rust
+test: test-rust test-c
 
 test-c: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
