@@ -124,9 +124,9 @@ __global__ void __launch_bounds__(BwdDqTuning<kD>::kWarps * 32) dq_kernel(const 
         float s[1][kCols / 8][4] = {}, dp[1][kCols / 8][4] = {};
         scores<T, kD, 1, kCols>(s, sQw, sK, lane);
         scores<T, kD, 1, kCols>(dp, sDOw, sV, lane);
-        scale_tile<kCols>(s[0], gs.scale_log2);
+        scale_tile<kCols / 8>(s[0], gs.scale_log2);
         if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > first_pos + p.causal_offset))
-            mask_tile<kCols>(s[0], j0, pos_a, pos_b, p, lane);
+            mask_tile<kCols / 8>(s[0], j0, pos_a, pos_b, p, lane);
 #pragma unroll
         for (int nt = 0; nt < kCols / 8; ++nt) {
 #pragma unroll
@@ -145,11 +145,7 @@ __global__ void __launch_bounds__(BwdDqTuning<kD>::kWarps * 32) dq_kernel(const 
         if (row >= p.rows) continue;
         OutT* dst = out + b * p.dq_batch + int64_t(row / p.group) * p.dq_seq +
                     int64_t(hk * p.group + row % p.group) * p.dq_head;
-#pragma unroll
-        for (int dn = 0; dn < kD / 8; ++dn) {
-            const int col = dn * 8 + 2 * (lane % 4);
-            if (col < p.head_dim) store2(dst + col, dq[0][dn][2 * h] * gs.dq, dq[0][dn][2 * h + 1] * gs.dq);
-        }
+        store_row<kD / 8>(dq[0], h, gs.dq, dst, p.head_dim, lane);
     }
 }
 

@@ -14,7 +14,7 @@
 #include <cmath>
 
 #include "cuda/common/params.h"
-#include "cuda/common/store.cuh"
+#include "cuda/common/softmax.cuh"
 #include "cuda/common/tile.cuh"
 #include "cuda/ptx/ldmatrix.cuh"
 #include "cuda/ptx/math.cuh"
@@ -22,10 +22,6 @@
 #include "cuda/sm80/tuning.h"
 
 namespace flashattn::cuda::sm80 {
-
-// log2 units: the running max is raised only past this margin (probabilities <= 2^8 fit
-// f16 and bf16 with their full relative precision).
-constexpr float kRescaleSlack = 8.0f;
 
 template <int kD>
 constexpr int fwd_smem_bytes() {
@@ -86,32 +82,6 @@ __device__ __forceinline__ void scores_times_tile(float (&acc)[kM][kN / 8][4],
                 ptx::mma_16816<T>(acc[mi][2 * dn], a[mi], b);
                 ptx::mma_16816<T>(acc[mi][2 * dn + 1], a[mi], b + 2);
             }
-        }
-    }
-}
-
-template <int kCols>
-__device__ __forceinline__ void scale_tile(float (&s)[kCols / 8][4], float scale) {
-#pragma unroll
-    for (int nt = 0; nt < kCols / 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) s[nt][e] *= scale;
-}
-
-// Applies the causal and sequence-end masks to a score tile: column j0 + c of fragment row
-// with query position pos survives when c < seqlen_k and c <= pos + causal_offset.
-template <int kCols>
-__device__ __forceinline__ void mask_tile(float (&s)[kCols / 8][4], int j0, int pos_a, int pos_b,
-                                          const AttnParams& p, int lane) {
-    const int lim_a = p.causal ? min(p.seqlen_k, pos_a + p.causal_offset + 1) : p.seqlen_k;
-    const int lim_b = p.causal ? min(p.seqlen_k, pos_b + p.causal_offset + 1) : p.seqlen_k;
-#pragma unroll
-    for (int nt = 0; nt < kCols / 8; ++nt) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-            const int col = j0 + nt * 8 + 2 * (lane % 4) + e;
-            if (col >= lim_a) s[nt][e] = -INFINITY;
-            if (col >= lim_b) s[nt][2 + e] = -INFINITY;
         }
     }
 }
@@ -193,55 +163,14 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
             j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > first_pos + p.causal_offset);
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
-            scale_tile<kCols>(s[mi], scale_log2);  // before masking: the scale may be negative
+            scale_tile<kCols / 8>(s[mi], scale_log2);  // before masking: the scale may be negative
             if (need_mask) {
                 const int row = warp_row + mi * 16;
-                mask_tile<kCols>(s[mi], j0, row / p.group, (row + 8) / p.group, p, lane);
+                mask_tile<kCols / 8>(s[mi], j0, row / p.group, (row + 8) / p.group, p, lane);
             }
-            // Online softmax: rows g (elements 0, 1) and g + 8 (2, 3) of each n-tile. The
-            // running max (the base of the exponentials) only moves when a tile raises it by
-            // more than kRescaleSlack, so most tiles skip rescaling O; probabilities stay
-            // below 2^kRescaleSlack, and O and l share the base, so the result is unchanged.
             float alpha[2];
-            bool rescale = false;
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int nt = 0; nt < kCols / 8; ++nt)
-                    mx = fmaxf(mx, fmaxf(s[mi][nt][2 * h], s[mi][nt][2 * h + 1]));
-                mx = ptx::quad_max(mx);
-                alpha[h] = 1.0f;
-                if (mx > m[mi][h] + kRescaleSlack) {
-                    // -inf (nothing seen yet) gives alpha 0 on an all-zero O.
-                    alpha[h] = ptx::exp2_approx(m[mi][h] - mx);
-                    m[mi][h] = mx;
-                    rescale = true;
-                }
-                // A row that has seen only masked keys keeps max -inf; subtracting 0 instead
-                // keeps exp2(-inf - max) = 0 rather than NaN.
-                const float base = m[mi][h] == -INFINITY ? 0.0f : m[mi][h];
-                float sum = 0.0f;
-#pragma unroll
-                for (int nt = 0; nt < kCols / 8; ++nt) {
-#pragma unroll
-                    for (int e = 0; e < 2; ++e) {
-                        const float x = ptx::exp2_approx(s[mi][nt][2 * h + e] - base);
-                        s[mi][nt][2 * h + e] = x;
-                        sum += x;
-                    }
-                }
-                l[mi][h] = l[mi][h] * alpha[h] + sum;  // per-thread partial; quad-summed at the end
-            }
-            if (__any_sync(0xffffffffu, rescale)) {
-#pragma unroll
-                for (int dn = 0; dn < kD / 8; ++dn) {
-                    o[mi][dn][0] *= alpha[0];
-                    o[mi][dn][1] *= alpha[0];
-                    o[mi][dn][2] *= alpha[1];
-                    o[mi][dn][3] *= alpha[1];
-                }
-            }
+            const bool rescale = online_softmax<kCols / 8>(s[mi], m[mi], l[mi], alpha);
+            if (__any_sync(0xffffffffu, rescale)) rescale_rows<kD / 8>(o[mi], alpha);
         }
 
         ptx::cp_async_wait<1>();
@@ -260,20 +189,13 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
             if (row >= p.rows) continue;
             const int pos = row / p.group, head = hk * p.group + row % p.group;
             const float inv = lsum > 0.0f ? out_scale / lsum : 0.0f;
-            if (out != nullptr) {
-                OutT* dst = out + b * p.out_batch + int64_t(pos) * p.out_seq +
-                            int64_t(head) * p.out_head;
-#pragma unroll
-                for (int dn = 0; dn < kD / 8; ++dn) {
-                    const int col = dn * 8 + 2 * (lane % 4);
-                    if (col < p.head_dim)
-                        store2(dst + col, o[mi][dn][2 * h] * inv, o[mi][dn][2 * h + 1] * inv);
-                }
-            }
-            if (p.lse != nullptr && lane % 4 == 0) {
-                p.lse[(int64_t(b) * p.heads_q + head) * p.seqlen_q + pos] =
-                    lsum > 0.0f ? (m[mi][h] + log2f(lsum)) * static_cast<float>(M_LN2) : -INFINITY;
-            }
+            if (out != nullptr)
+                store_row<kD / 8>(o[mi], h, inv,
+                                  out + b * p.out_batch + int64_t(pos) * p.out_seq +
+                                      int64_t(head) * p.out_head,
+                                  p.head_dim, lane);
+            if (p.lse != nullptr && lane % 4 == 0)
+                p.lse[(int64_t(b) * p.heads_q + head) * p.seqlen_q + pos] = row_lse(m[mi][h], lsum);
         }
     }
 }
