@@ -3,7 +3,8 @@
 
 flashattn runs through its C ABI (ctypes over torch tensors, on torch's current stream). PyTorch
 runs scaled_dot_product_attention with one backend forced at a time (FLASH, CUDNN, EFFICIENT),
-and standard attention (matmul, softmax in f32, matmul). Forward and backward, timed with CUDA
+and standard attention (matmul, softmax in f32, matmul). flashattn's forward is also timed with
+its sm_80 kernels forced (FLASHATTN_DISABLE_SM90=1). Forward and backward, timed with CUDA
 events (triton.testing.do_bench, median). FLOPs: 4*B*H*N*N*D, halved for causal; backward
 2.5x forward. Shapes of the FlashAttention papers: 16k tokens (B = 16384 / N), hidden 2048
 (H = 2048 / D). Causal cases use seqlen_q == seqlen_k, where PyTorch's top-left causal mask
@@ -181,6 +182,11 @@ def run_case(fa, dtype_name, n, d, causal, with_standard):
     lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
     fa_fwd = fa.forward_args(q, k, v, out, lse, causal, code)
     row["flashattn_fwd_ms"] = bench(lambda: fa.fwd(fa_fwd))
+    # The sm_80 kernels on the same GPU (the library reads this switch at every call): on a
+    # Hopper GPU this shows what the sm_90a kernel adds.
+    os.environ["FLASHATTN_DISABLE_SM90"] = "1"
+    row["flashattn_sm80_fwd_ms"] = bench(lambda: fa.fwd(fa_fwd))
+    del os.environ["FLASHATTN_DISABLE_SM90"]
     fa.fwd(fa_fwd)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     fa_bwd, ws = fa.backward_args(do, q, k, v, out, lse, dq, dk, dv, causal, code)
@@ -233,19 +239,24 @@ def gemm_ceiling(dtype):
     return 2 * 8192**3 / bench(lambda: a @ b) / 1e9
 
 
-def table(rows):
-    lines = ["| dtype | D | causal | N | flashattn fwd | FLASH | CUDNN | EFFICIENT | standard | "
-             "fa/FLASH | fa/CUDNN | fa bwd | FLASH bwd | CUDNN bwd | bwd fa/FLASH | max abs diff |",
-             "|" + "---|" * 16]
+def table(rows, ceilings):
+    lines = ["| dtype | D | causal | N | flashattn fwd | fa sm80 fwd | FLASH | CUDNN | EFFICIENT | "
+             "standard | fa/FLASH | fa/CUDNN | fa/GEMM | fa bwd | FLASH bwd | CUDNN bwd | "
+             "bwd fa/FLASH | max abs diff |",
+             "|" + "---|" * 18]
     f = lambda r, k: f"{r[k]:.0f}" if k in r else "–"
     ratio = lambda r, a, b: f"{r[a] / r[b]:.2f}" if a in r and b in r else "–"
     for r in rows:
+        gemm = ceilings.get(r["dtype"])
+        frac = f"{r['flashattn_fwd_tflops'] / gemm:.2f}" if gemm else "–"
         lines.append(
             f"| {r['dtype']} | {r['D']} | {'yes' if r['causal'] else 'no'} | {r['N']} | "
-            f"{f(r, 'flashattn_fwd_tflops')} | {f(r, 'FLASH_fwd_tflops')} | {f(r, 'CUDNN_fwd_tflops')} | "
+            f"{f(r, 'flashattn_fwd_tflops')} | {f(r, 'flashattn_sm80_fwd_tflops')} | "
+            f"{f(r, 'FLASH_fwd_tflops')} | {f(r, 'CUDNN_fwd_tflops')} | "
             f"{f(r, 'EFFICIENT_fwd_tflops')} | {f(r, 'standard_fwd_tflops')} | "
             f"{ratio(r, 'flashattn_fwd_tflops', 'FLASH_fwd_tflops')} | "
-            f"{ratio(r, 'flashattn_fwd_tflops', 'CUDNN_fwd_tflops')} | {f(r, 'flashattn_bwd_tflops')} | "
+            f"{ratio(r, 'flashattn_fwd_tflops', 'CUDNN_fwd_tflops')} | {frac} | "
+            f"{f(r, 'flashattn_bwd_tflops')} | "
             f"{f(r, 'FLASH_bwd_tflops')} | {f(r, 'CUDNN_bwd_tflops')} | "
             f"{ratio(r, 'flashattn_bwd_tflops', 'FLASH_bwd_tflops')} | "
             f"{r.get('max_abs_diff_vs_best', float('nan')):.2e} |")
@@ -268,7 +279,7 @@ def plot(rows, path):
         ax.axis("off")
     for ax, (dt, d, causal) in zip(axes.flat, combos):
         sel = [r for r in rows if (r["dtype"], r["D"], r["causal"]) == (dt, d, causal)]
-        for name in ("flashattn", "FLASH", "CUDNN", "EFFICIENT", "standard"):
+        for name in ("flashattn", "flashattn_sm80", "FLASH", "CUDNN", "EFFICIENT", "standard"):
             pts = [(r["N"], r[f"{name}_fwd_tflops"]) for r in sel if f"{name}_fwd_tflops" in r]
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=name)
@@ -293,10 +304,11 @@ def main():
     args = ap.parse_args()
     if args.replot:
         with open(args.replot) as fh:
-            rows = json.load(fh)["rows"]
+            saved = json.load(fh)
+        rows = saved["rows"]
         os.makedirs(args.out, exist_ok=True)
         plot(rows, os.path.join(args.out, "compare_torch.png"))
-        print(table(rows))
+        print(table(rows, saved.get("gemm_8192_tflops", {})))
         return
 
     load_torch()
@@ -315,7 +327,7 @@ def main():
     with open(os.path.join(args.out, "compare_torch.json"), "w") as fh:
         json.dump(result, fh, indent=1)
     plot(rows, os.path.join(args.out, "compare_torch.png"))
-    md = table(rows)
+    md = table(rows, ceilings)
     with open(os.path.join(args.out, "compare_torch.md"), "w") as fh:
         fh.write(md + "\n")
     print(f"device {result['device']}, torch {result['torch']}, dense GEMM 8192^3: "

@@ -41,13 +41,20 @@ if has build; then
         awk '/Function/ {name=$2} /REG:/ {print name, $0}' | c++filt > "$OUT/resources.txt"
     spills=$(grep -c 'STACK:[1-9]' "$OUT/resources.txt" || true)
     note "kernels: $(wc -l < "$OUT/resources.txt"), with a stack frame (spills): $spills"
+    # The sm_90a kernels: Hopper instructions present in the SASS, no serialized wgmma.
+    sm90=$(grep 'sm90::fwd_kernel' "$OUT/resources.txt" | sed -E 's/.*(REG:[0-9]+).*(SHARED:[0-9]+).*/\1 \2/' | sort | uniq -c | tr '\n' ';')
+    [ -n "$sm90" ] && note "sm90 fwd kernels: $sm90"
+    sass=$(cuobjdump -sass $BUILD/libflashattn.so 2>/dev/null | grep -oE 'HGMMA|UTMALDG|USETMAXREG' | sort | uniq -c | tr '\n' ' ')
+    note "sm90 SASS: ${sass:-none}; wgmma serialization warnings: $(grep -c 'C751[0-5]\|wgmma.*serializ' "$OUT/build.log")"
 fi
 
 tests=$BUILD/tests/flashattn_tests
 if has test; then
     start=$SECONDS
-    FLASHATTN_STRESS_CASES=${STRESS_CASES:-300} $tests --gtest_brief=1 > "$OUT/tests.log" 2>&1
+    # Bounded: a hung kernel ends the check instead of eating the machine's time.
+    FLASHATTN_STRESS_CASES=${STRESS_CASES:-300} timeout ${TEST_TIMEOUT:-480} $tests --gtest_brief=1 > "$OUT/tests.log" 2>&1
     rc=$?
+    [ $rc -eq 124 ] && { note "tests: TIMED OUT (a hang?)"; tail -30 "$OUT/tests.log"; printf '%s' "$summary"; exit 1; }
     ran=$(grep -oE '\[==========\] [0-9]+ tests' "$OUT/tests.log" | grep -oE '[0-9]+' | head -1)
     passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$OUT/tests.log" | grep -oE '[0-9]+$')
     skipped=$(grep -oE '\[  SKIPPED \] [0-9]+' "$OUT/tests.log" | grep -oE '[0-9]+$')
@@ -55,15 +62,21 @@ if has test; then
     note "tests: rc=$rc, ${ran:-0} run, ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped, $((SECONDS - start)) s"
     grep -E '^\[  FAILED  \]' "$OUT/tests.log" | head -20
     ./$BUILD/tests/readme_example >> "$OUT/tests.log" 2>&1
+    # The sm_80 kernels on this GPU too (on Hopper the default is the sm_90a forward).
+    start=$SECONDS
+    FLASHATTN_DISABLE_SM90=1 timeout 300 $tests --gtest_brief=1 --gtest_filter='*CUDA*' \
+        >> "$OUT/tests.log" 2>&1
+    rc=$?
+    note "tests with FLASHATTN_DISABLE_SM90=1 (sm80 kernels), CUDA cases: rc=$rc, $((SECONDS - start)) s"
 fi
 
 if has sanitize; then
     rm -f "$OUT/sanitize.log"
-    reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*'
+    reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*:*Sm90Layer*'
     for tool in memcheck racecheck; do
         start=$SECONDS
         log="$OUT/sanitize-$tool.tmp"
-        compute-sanitizer --tool $tool --error-exitcode 9 $tests --gtest_brief=1 \
+        timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 $tests --gtest_brief=1 \
             --gtest_filter="$reduced" > "$log" 2>&1
         rc=$?
         note "compute-sanitizer $tool: rc=$rc ($(grep -oE '[0-9]+ tests' "$log" | head -1)), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1), $((SECONDS - start)) s"

@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "api/backend.h"
 #include "cuda/common/params.h"
 #include "cuda/common/prepass.cuh"
 #include "cuda/sm80/tuning.h"
+#include "cuda/sm90/tensor_map.h"
 
 namespace flashattn::cuda {
 
@@ -21,6 +24,13 @@ cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
 template <typename T, typename OutT, int kD>
 cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream);
 }  // namespace sm80
+
+#if FLASHATTN_HAVE_SM90
+namespace sm90 {
+template <typename T, int kD>
+cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
+}  // namespace sm90
+#endif
 
 namespace {
 
@@ -219,6 +229,50 @@ cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) 
     }
 }
 
+// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs TMA can
+// describe; everything else runs on the sm_80 kernels. FLASHATTN_DISABLE_SM90=1 forces the
+// sm_80 kernels (the tests run both on a Hopper GPU).
+#if FLASHATTN_HAVE_SM90
+bool use_sm90(const Shape& s, const AttnParams& p, int device) {
+    if (s.dtype == DType::F32 || (s.head_dim != 64 && s.head_dim != 128 && s.head_dim != 256))
+        return false;
+    const char* off = std::getenv("FLASHATTN_DISABLE_SM90");
+    if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return false;
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    return major == 9 && minor == 0 && s.heads_q <= 65535 &&
+           sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
+           sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
+           sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k);
+}
+
+template <typename T>
+cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, cudaStream_t st) {
+    switch (d) {
+        case 64: return sm90::launch_fwd<T, 64>(p, st);
+        case 128: return sm90::launch_fwd<T, 128>(p, st);
+        default: return sm90::launch_fwd<T, 256>(p, st);
+    }
+}
+#endif
+
+// The forward kernel for a validated problem on `device`.
+cudaError_t launch_forward(const Shape& s, const FwdParams& p, int device, cudaStream_t st) {
+#if FLASHATTN_HAVE_SM90
+    if (use_sm90(s, p, device)) {
+        return s.dtype == DType::BF16 ? run_fwd_sm90<__nv_bfloat16>(s.head_dim, p, st)
+                                      : run_fwd_sm90<__half>(s.head_dim, p, st);
+    }
+#else
+    (void)device;
+#endif
+    return dispatch_fwd(s.dtype, kernel_head_dim(s.head_dim), p, st);
+}
+
 // Workspace of a forward: only the f32 path needs one.
 size_t fwd_layout(const FwdProblem& p, void* base, F32Inputs* f32) {
     Carver c(base);
@@ -336,8 +390,7 @@ Status forward(const FwdProblem& pr, int device) {
         fwd_layout(pr, scratch.get(), &f32);
         FA_CUDA_TRY(use_f32_inputs(f32, pr.shape, &p, nullptr, stream), "f32 input conversion");
     }
-    FA_CUDA_TRY(dispatch_fwd(pr.shape.dtype, kernel_head_dim(pr.shape.head_dim), p, stream),
-                "forward kernel launch");
+    FA_CUDA_TRY(launch_forward(pr.shape, p, device, stream), "forward kernel launch");
     return FLASH_ATTN_SUCCESS;
 }
 
@@ -373,7 +426,7 @@ Status backward(const BwdProblem& pr, int device) {
         static_cast<AttnParams&>(f) = static_cast<const AttnParams&>(p);
         f.out = nullptr;
         f.lse = w.lse;
-        FA_CUDA_TRY(dispatch_fwd(s.dtype, kd, f, stream), "forward (LSE) kernel launch");
+        FA_CUDA_TRY(launch_forward(s, f, device, stream), "forward (LSE) kernel launch");
     }
     p.lse = pr.lse != nullptr ? pr.lse : w.lse;
     p.delta = w.delta;

@@ -1,0 +1,62 @@
+// wgmma (sm_90a): warpgroup-wide asynchronous matrix multiply, D[64 x N] (+)= A[64 x 16] B[16 x N]
+// with f32 accumulators, A from shared memory (SS) or registers (RS), B from shared memory.
+//
+// Shared-memory operands are described by a 64-bit descriptor (PTX ISA, "Matrix Descriptor
+// Format"): start address bits 0-13, leading byte offset (LBO) 16-29, stride byte offset (SBO)
+// 32-45, swizzle mode 62-63 (1 = 128-byte); each address field is (bytes & 0x3FFFF) >> 4.
+// All tiles here are TMA-written with the 128-byte swizzle: rows of 64 16-bit elements (128 B),
+// 8-row atoms of 1024 B, each tile 1024-byte aligned. Two uses:
+//   K-major (Q and K for S = Q K^T: the reduction dim is contiguous): SBO = 1024 (the next 8
+//     rows), LBO unused (encoded 16). The k-th 16-element step inside a 64-column slab starts
+//     32 k bytes further; the next slab is a separate descriptor.
+//   MN-major (V for O = P V, transpose-B: N = head dim is contiguous): one 64-column slab of
+//     V holds kv_rows x 128 B; LBO = distance between slabs (kv_rows * 128), SBO = 1024 (the
+//     next 8 keys); the k-th 16-key step starts 2048 k bytes further.
+//
+// Accumulator layout (m64nN, f32, N/2 registers): thread t of the warpgroup (warp w = t / 32,
+// lane l) holds in register i the element
+//     row 16 w + l / 4 + 8 ((i >> 1) & 1),   column 8 (i >> 2) + 2 (l % 4) + (i & 1),
+// which is the mma.sync m16n8 C layout of mma.cuh repeated over N / 8 n-tiles, so the
+// kernels view it as float[N / 8][4]. The RS A fragment of k-step j (a 64 x 16 slice) is the
+// mma.sync A layout, i.e. the accumulators of n-tiles 2j and 2j + 1 packed pairwise: no
+// shuffles turn S into P.
+#pragma once
+
+#include <cstdint>
+
+#include "cuda/ptx/ldmatrix.cuh"
+
+namespace flashattn::cuda::ptx {
+
+__device__ __forceinline__ uint64_t smem_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
+    const uint32_t a = smem_addr(tile);
+    return static_cast<uint64_t>((a & 0x3FFFF) >> 4) |
+           static_cast<uint64_t>((lbo & 0x3FFFF) >> 4) << 16 |
+           static_cast<uint64_t>((sbo & 0x3FFFF) >> 4) << 32 | uint64_t{1} << 62;
+}
+
+// Orders this thread's register and shared-memory accesses before the following wgmma.
+__device__ __forceinline__ void wgmma_fence() {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_commit() {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+// Waits until at most n committed wgmma groups of this thread are pending.
+template <int n>
+__device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(n) : "memory");
+}
+
+// Keeps the compiler from moving accesses of accumulator registers across wgmma issue/wait.
+template <int kN>
+__device__ __forceinline__ void fence_operands(float (&d)[kN][4]) {
+#pragma unroll
+    for (int i = 0; i < kN; ++i)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[i][e])::"memory");
+}
+
+}  // namespace flashattn::cuda::ptx
+
+#include "cuda/ptx/wgmma_ops.cuh"
