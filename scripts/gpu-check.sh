@@ -4,16 +4,17 @@
 # racecheck) on a reduced grid, report kernel resource use, then benchmark against PyTorch's
 # attention backends. Full logs go to $OUT (default ./gpu-check-out); a short table is last.
 #
-#   STAGES="build test sanitize bench" (default), also "run" (flashattn-bench, as `make run`)
-#   and "profile" (ncu on the three kernels at D = 128, N = 4096)
+#   STAGES="build test sm80 sanitize bench" (default), also "run" (flashattn-bench, as
+#   `make run`), "profile" (ncu on the kernels at D = 128, N = 4096) and "rust" (the
+#   candle-flashattn CUDA tests packed by scripts/rust-gpu-tests.sh into .rustbin/, carried)
 #   BENCH_ARGS="..." (compare_torch.py)
-#   STRESS_CASES=300
+#   STRESS_CASES=300, TEST_FILTER=<gtest filter> (default: every test)
 # Needs GoogleTest: installed, or its sources in .deps/googletest (scripts/carry-deps.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-check-out}
 mkdir -p "$OUT"
-STAGES=${STAGES:-"build test sanitize bench"}
+STAGES=${STAGES:-"build test sm80 sanitize bench"}
 BUILD=build-gpu
 # At most 8 files come back from the GPU machine: build, resources, tests, sanitize, bench
 # logs and the three compare_torch outputs. The summary lives in this shell.
@@ -52,7 +53,8 @@ tests=$BUILD/tests/flashattn_tests
 if has test; then
     start=$SECONDS
     # Bounded: a hung kernel ends the check instead of eating the machine's time.
-    FLASHATTN_STRESS_CASES=${STRESS_CASES:-300} timeout ${TEST_TIMEOUT:-480} $tests --gtest_brief=1 > "$OUT/tests.log" 2>&1
+    FLASHATTN_STRESS_CASES=${STRESS_CASES:-300} timeout ${TEST_TIMEOUT:-480} $tests --gtest_brief=1 \
+        ${TEST_FILTER:+--gtest_filter=$TEST_FILTER} > "$OUT/tests.log" 2>&1
     rc=$?
     [ $rc -eq 124 ] && { note "tests: TIMED OUT (a hang?)"; tail -30 "$OUT/tests.log"; printf '%s' "$summary"; exit 1; }
     ran=$(grep -oE '\[==========\] [0-9]+ tests' "$OUT/tests.log" | grep -oE '[0-9]+' | head -1)
@@ -62,6 +64,9 @@ if has test; then
     note "tests: rc=$rc, ${ran:-0} run, ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped, $((SECONDS - start)) s"
     grep -E '^\[  FAILED  \]' "$OUT/tests.log" | head -20
     ./$BUILD/tests/readme_example >> "$OUT/tests.log" 2>&1
+fi
+
+if has sm80; then
     # The sm_80 kernels on this GPU too (on Hopper the default is the sm_90a forward).
     start=$SECONDS
     FLASHATTN_DISABLE_SM90=1 timeout 300 $tests --gtest_brief=1 --gtest_filter='*CUDA*' \
@@ -82,6 +87,16 @@ if has sanitize; then
         note "compute-sanitizer $tool: rc=$rc ($(grep -oE '[0-9]+ tests' "$log" | head -1)), $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1), $((SECONDS - start)) s"
         cat "$log" >> "$OUT/sanitize.log" && rm -f "$log"
     done
+fi
+
+if has rust && [ -f .rustbin/candle_attention_tests.gz ]; then
+    start=$SECONDS
+    gunzip -c .rustbin/candle_attention_tests.gz > /tmp/candle_attention_tests
+    chmod +x /tmp/candle_attention_tests
+    cublas=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
+    LD_LIBRARY_PATH=$cublas timeout 300 /tmp/candle_attention_tests --test-threads 1 > "$OUT/rust.log" 2>&1
+    note "candle-flashattn CUDA tests: rc=$? ($(grep -E '^test result' "$OUT/rust.log" | tail -1)), $((SECONDS - start)) s"
+    grep -E '^test ' "$OUT/rust.log"
 fi
 
 if has run; then
