@@ -6,7 +6,6 @@
 
 #include <cuda_runtime.h>
 
-#include "cuda/ptx/mma.cuh"
 #include "cuda/ptx/tma.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/sm90/tensor_map.h"
@@ -55,12 +54,7 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     uint32_t pa[kN / 16][4];
-    for (int j = 0; j < kN / 16; ++j) {
-        pa[j][0] = ptx::pack2<__half>(s[2 * j][0], s[2 * j][1]);
-        pa[j][1] = ptx::pack2<__half>(s[2 * j][2], s[2 * j][3]);
-        pa[j][2] = ptx::pack2<__half>(s[2 * j + 1][0], s[2 * j + 1][1]);
-        pa[j][3] = ptx::pack2<__half>(s[2 * j + 1][2], s[2 * j + 1][3]);
-    }
+    ptx::accum_to_a<__half>(pa, s);
     float o[kD / 8][4];
     ptx::wgmma_fence();
     for (int kk = 0; kk < kN / 16; ++kk)

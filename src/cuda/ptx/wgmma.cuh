@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "cuda/ptx/ldmatrix.cuh"
+#include "cuda/ptx/mma.cuh"
 
 namespace flashattn::cuda::ptx {
 
@@ -55,6 +56,18 @@ __device__ __forceinline__ void fence_operands(float (&d)[kN][4]) {
     for (int i = 0; i < kN; ++i)
 #pragma unroll
         for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[i][e])::"memory");
+}
+// The accumulators of an m64nN product (float[N / 8][4]) as the RS A operand of a following
+// product over k = N: k-step j packs n-tiles 2j and 2j + 1, converted to T.
+template <typename T, int kN8>
+__device__ __forceinline__ void accum_to_a(uint32_t (&a)[kN8 / 2][4], const float (&d)[kN8][4]) {
+#pragma unroll
+    for (int j = 0; j < kN8 / 2; ++j) {
+        a[j][0] = pack2<T>(d[2 * j][0], d[2 * j][1]);
+        a[j][1] = pack2<T>(d[2 * j][2], d[2 * j][3]);
+        a[j][2] = pack2<T>(d[2 * j + 1][0], d[2 * j + 1][1]);
+        a[j][3] = pack2<T>(d[2 * j + 1][2], d[2 * j + 1][3]);
+    }
 }
 
 }  // namespace flashattn::cuda::ptx

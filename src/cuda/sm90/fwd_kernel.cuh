@@ -152,15 +152,9 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
         float alpha[2];
         if (online_softmax<kCols / 8>(s, m, l, alpha)) rescale_rows<kD / 8>(o, alpha);
 
-        // P in the RS A layout: k-step j takes n-tiles 2j and 2j + 1.
+        // P in the RS A layout.
         uint32_t pa[kCols / 16][4];
-#pragma unroll
-        for (int j = 0; j < kCols / 16; ++j) {
-            pa[j][0] = ptx::pack2<T>(s[2 * j][0], s[2 * j][1]);
-            pa[j][1] = ptx::pack2<T>(s[2 * j][2], s[2 * j][3]);
-            pa[j][2] = ptx::pack2<T>(s[2 * j + 1][0], s[2 * j + 1][1]);
-            pa[j][3] = ptx::pack2<T>(s[2 * j + 1][2], s[2 * j + 1][3]);
-        }
+        ptx::accum_to_a<T>(pa, s);
 
         // O += P V over kCols / 16 k-steps of 16 keys (2048 bytes of every slab).
         ptx::mbarrier_wait(&full_v[st], phase);
