@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "cuda/common/prepass.cuh"
 #include "cuda/sm80/tuning.h"
 #include "cuda/sm90/tensor_map.h"
+#include "cuda/sm90/tuning.h"
 
 namespace flashattn::cuda {
 
@@ -234,7 +236,9 @@ cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) 
 // sm_80 kernels (the tests run both on a Hopper GPU).
 #if FLASHATTN_HAVE_SM90
 bool use_sm90(const Shape& s, const AttnParams& p, int device) {
-    if (s.dtype == DType::F32 || (s.head_dim != 64 && s.head_dim != 128 && s.head_dim != 256))
+    const auto* dims = std::end(sm90::kHeadDims);
+    if (s.dtype == DType::F32 ||
+        std::find(std::begin(sm90::kHeadDims), dims, s.head_dim) == dims)
         return false;
     const char* off = std::getenv("FLASHATTN_DISABLE_SM90");
     if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return false;
@@ -252,6 +256,7 @@ bool use_sm90(const Shape& s, const AttnParams& p, int device) {
 
 template <typename T>
 cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, cudaStream_t st) {
+    static_assert(std::size(sm90::kHeadDims) == 3, "one case per sm90 head dim");
     switch (d) {
         case 64: return sm90::launch_fwd<T, 64>(p, st);
         case 128: return sm90::launch_fwd<T, 128>(p, st);
