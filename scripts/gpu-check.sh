@@ -93,7 +93,9 @@ if has rust && [ -f .rustbin/candle_attention_tests.gz ]; then
     start=$SECONDS
     gunzip -c .rustbin/candle_attention_tests.gz > /tmp/candle_attention_tests
     chmod +x /tmp/candle_attention_tests
-    cublas=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
+    # candle links cuBLAS, cuRAND and NVRTC: PyTorch's wheels bring them.
+    cublas=$(dirname "$(find $(python3 -c 'import site; print(" ".join(site.getsitepackages()))') \
+        /usr/local/cuda*/ -name 'libcublas.so.13*' 2>/dev/null | head -1)")
     LD_LIBRARY_PATH=$cublas timeout 300 /tmp/candle_attention_tests --test-threads 1 > "$OUT/rust.log" 2>&1
     note "candle-flashattn CUDA tests: rc=$? ($(grep -E '^test result' "$OUT/rust.log" | tail -1)), $((SECONDS - start)) s"
     grep -E '^test ' "$OUT/rust.log"
