@@ -23,7 +23,14 @@
 namespace flashattn::cpu {
 namespace {
 
-typedef float vpanel __attribute__((vector_size(kPanel * sizeof(float))));
+// The vector type of the inner loops: 8 floats, one AVX2 register (the AVX-512 clone uses the
+// same width in its VL forms). A wider generic vector has no register mode below AVX-512, so
+// GCC keeps it in memory and the AVX2 clone ran about 8 times slower; a kPanel-wide panel is
+// kPanel / kVec of these.
+constexpr int kVec = 8;
+typedef float vfloat __attribute__((vector_size(kVec * sizeof(float))));
+constexpr int kVecsPerPanel = kPanel / kVec;
+static_assert(kPanel % kVec == 0, "panels are whole vectors");
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -49,31 +56,38 @@ FA_INLINE float fast_exp2(float x) {
     return x < -126.0f ? 0.0f : r;
 }
 
-FA_INLINE vpanel load_panel(const float* p) { return *reinterpret_cast<const vpanel*>(p); }
-FA_INLINE vpanel splat(float x) { return vpanel{} + x; }
-FA_INLINE float horizontal_max(vpanel v) {
+FA_INLINE vfloat load_vec(const float* p) { return *reinterpret_cast<const vfloat*>(p); }
+FA_INLINE void store_vec(float* p, vfloat v) { *reinterpret_cast<vfloat*>(p) = v; }
+FA_INLINE vfloat splat(float x) { return vfloat{} + x; }
+FA_INLINE float horizontal_max(vfloat v) {
     float m = v[0];
-    for (int i = 1; i < kPanel; ++i) m = v[i] > m ? v[i] : m;
+    for (int i = 1; i < kVec; ++i) m = v[i] > m ? v[i] : m;
     return m;
 }
-FA_INLINE float horizontal_sum(vpanel v) {
+FA_INLINE float horizontal_sum(vfloat v) {
     float s = 0.0f;
-    for (int i = 0; i < kPanel; ++i) s += v[i];
+    for (int i = 0; i < kVec; ++i) s += v[i];
     return s;
 }
 
 template <int MR>
 FA_INLINE void micro_tile(int k, const float* __restrict A, int lda, const float* __restrict B,
                           int ldb, float* __restrict C, int ldc, bool accumulate) {
-    vpanel acc[MR];
-    for (int r = 0; r < MR; ++r) {
-        acc[r] = accumulate ? *reinterpret_cast<const vpanel*>(C + r * ldc) : vpanel{};
-    }
+    vfloat acc[MR][kVecsPerPanel];
+    for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < kVecsPerPanel; ++v)
+            acc[r][v] = accumulate ? load_vec(C + r * ldc + v * kVec) : vfloat{};
     for (int p = 0; p < k; ++p) {
-        const vpanel b = *reinterpret_cast<const vpanel*>(B + static_cast<int64_t>(p) * ldb);
-        for (int r = 0; r < MR; ++r) acc[r] += A[r * lda + p] * b;
+        const float* b = B + static_cast<int64_t>(p) * ldb;
+        vfloat bv[kVecsPerPanel];
+        for (int v = 0; v < kVecsPerPanel; ++v) bv[v] = load_vec(b + v * kVec);
+        // scalar * vector: a broadcast from memory (an explicit splat compiles to lane inserts
+        // in the clones)
+        for (int r = 0; r < MR; ++r)
+            for (int v = 0; v < kVecsPerPanel; ++v) acc[r][v] += A[r * lda + p] * bv[v];
     }
-    for (int r = 0; r < MR; ++r) *reinterpret_cast<vpanel*>(C + r * ldc) = acc[r];
+    for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < kVecsPerPanel; ++v) store_vec(C + r * ldc + v * kVec, acc[r][v]);
 }
 
 template <typename T>
@@ -110,7 +124,7 @@ FA_INLINE auto with_type(DType dtype, F&& f) {
 }  // namespace
 
 // Register blocking: kMr rows x one panel of C live in vector registers across the k loop
-// (6 AVX-512 or 12 AVX2 registers), B panels are reused across row blocks from cache.
+// (12 of them), B panels are reused across row blocks from cache.
 FA_MULTIVERSION
 void gemm(int m, int n, int k, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
           bool accumulate) {
@@ -136,16 +150,16 @@ void gemm(int m, int n, int k, const float* A, int lda, const float* B, int ldb,
 FA_MULTIVERSION
 void online_softmax_block(float* S, int lds, int rows, int ncols, const int* nvis,
                           float scale_log2, float* m, float* l, float* O, int ldo, int ocols) {
-    const int panels = ncols / kPanel;
+    const int vecs = ncols / kVec;
     for (int r = 0; r < rows; ++r) {
         float* s = S + static_cast<int64_t>(r) * lds;
         const int nv = nvis[r];
         for (int c = 0; c < ncols; ++c) s[c] = c < nv ? s[c] * scale_log2 : kNegInf;
         // Reductions across panels in vector registers: plain loops would not vectorize
         // without reassociation, which the library does not enable.
-        vpanel vmax = splat(m[r]);
-        for (int p = 0; p < panels; ++p) {
-            const vpanel x = load_panel(s + p * kPanel);
+        vfloat vmax = splat(m[r]);
+        for (int p = 0; p < vecs; ++p) {
+            const vfloat x = load_vec(s + p * kVec);
             vmax = vmax > x ? vmax : x;
         }
         const float mx = horizontal_max(vmax);
@@ -155,8 +169,8 @@ void online_softmax_block(float* S, int lds, int rows, int ncols, const int* nvi
         }
         const float alpha = fast_exp2(m[r] - mx);  // m = -inf gives 0
         for (int c = 0; c < ncols; ++c) s[c] = fast_exp2(s[c] - mx);
-        vpanel vsum = {};
-        for (int p = 0; p < panels; ++p) vsum += load_panel(s + p * kPanel);
+        vfloat vsum = {};
+        for (int p = 0; p < vecs; ++p) vsum += load_vec(s + p * kVec);
         l[r] = l[r] * alpha + horizontal_sum(vsum);
         m[r] = mx;
         float* o = O + static_cast<int64_t>(r) * ldo;

@@ -12,7 +12,7 @@
 
 namespace flashattn::cpu {
 
-constexpr int kPanel = 16;  // floats per GEMM column panel (one AVX-512 vector)
+constexpr int kPanel = 16;  // floats per GEMM column panel: the blocks' layout unit
 
 constexpr int round_up_panel(int64_t n) { return static_cast<int>((n + kPanel - 1) / kPanel * kPanel); }
 
