@@ -24,8 +24,11 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
     return fn;
 }
 
+// Broadcast (zero) strides are left to the sm_80 kernels: TMA's encoder is not documented to
+// take them.
 bool stride_ok(int64_t stride, int64_t extent) {
-    return extent == 1 || (stride * kElemBytes % 16 == 0 && stride * kElemBytes < (int64_t{1} << 40));
+    return extent == 1 || (stride > 0 && stride * kElemBytes % 16 == 0 &&
+                           stride * kElemBytes < (int64_t{1} << 40));
 }
 
 // A dim of extent 1 may carry any stride; TMA still wants a valid one.

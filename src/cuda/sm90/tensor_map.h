@@ -8,8 +8,8 @@
 
 namespace flashattn::cuda::sm90 {
 
-// Whether a tensor with these element strides can be described: TMA needs 16-byte multiples
-// (dims of extent 1 excepted: their stride is never applied).
+// Whether a tensor with these element strides can be described: TMA needs positive 16-byte
+// multiples (dims of extent 1 excepted: their stride is never applied).
 bool tma_strides_ok(const TensorArg& t, int64_t batch, int64_t seq, int64_t heads);
 
 // A 4-d map {head_dim, seq, heads, batch} (innermost first) whose box is 64 columns (128
