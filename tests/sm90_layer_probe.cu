@@ -22,8 +22,7 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
                                                     float* s_out, float* o_out) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char raw[];
-    unsigned char* smem =
-        reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(raw) + 1023) & ~uintptr_t{1023});
+    unsigned char* smem = ptx::align_to_swizzle_period(raw);
     unsigned char *sq = smem, *sk = smem + 2 * kSlab, *sv = smem + 4 * kSlab;
     __shared__ uint64_t bar;
     if (threadIdx.x == 0) {
@@ -99,7 +98,7 @@ const char* run_sm90_layer_probe(const void* q, const void* k, const void* v, fl
         const cuda::TensorArg t{ptrs[i], kN * kD, kD, kD};  // packed [1, kN, 1, kD]
         e = cuda::sm90::make_tensor_map(&maps[i], t, false, kD, 1, kN, 1, kN);
     }
-    const int smem = 6 * kSlab + 1024;
+    const int smem = 6 * kSlab + ptx::kSwizzlePeriod;
     if (e == cudaSuccess)
         e = cudaFuncSetAttribute(probe_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (e == cudaSuccess) {

@@ -1,5 +1,5 @@
 // Hopper (sm_90a) asynchronous copies and their synchronization: mbarriers, TMA tensor loads,
-// register reallocation between warpgroups, and proxy fences.
+// and register reallocation between warpgroups.
 //
 // mbarrier protocol used by the kernels. A "full" barrier (arrival count 1) is armed by the
 // producer with arrive.expect_tx(bytes) before it issues the TMA copies that signal it; it

@@ -29,6 +29,16 @@
 
 namespace flashattn::cuda::ptx {
 
+// The 128-byte swizzle repeats every 8 rows = 1024 bytes; descriptors (base offset 0) and TMA
+// need every tile aligned to that period.
+constexpr int kSwizzlePeriod = 1024;
+
+// A dynamic shared buffer aligned up to the swizzle period; allocate kSwizzlePeriod bytes more.
+__device__ __forceinline__ unsigned char* align_to_swizzle_period(unsigned char* raw) {
+    return reinterpret_cast<unsigned char*>(
+        (reinterpret_cast<uintptr_t>(raw) + kSwizzlePeriod - 1) & ~uintptr_t{kSwizzlePeriod - 1});
+}
+
 __device__ __forceinline__ uint64_t smem_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
     const uint32_t a = smem_addr(tile);
     return static_cast<uint64_t>((a & 0x3FFFF) >> 4) |

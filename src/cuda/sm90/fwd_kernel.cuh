@@ -18,7 +18,6 @@
 
 #include "cuda/common/params.h"
 #include "cuda/common/softmax.cuh"
-#include "cuda/ptx/mma.cuh"
 #include "cuda/ptx/tma.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/sm90/tuning.h"
@@ -36,9 +35,10 @@ struct FwdSmem {
     static constexpr int kQ = 0;
     static constexpr int kK = kQ + kQBytes;
     static constexpr int kV = kK + Tn::kStages * kKvBytes;
-    // + 1024: the dynamic buffer is aligned up to the swizzle's 1024-byte period in the kernel.
-    static constexpr int kBytes = kV + Tn::kStages * kKvBytes + 1024;
-    static_assert(kQBytes % 1024 == 0 && kKvBytes % 1024 == 0, "swizzled tiles stay aligned");
+    // The kernel aligns the dynamic buffer up to the swizzle period.
+    static constexpr int kBytes = kV + Tn::kStages * kKvBytes + ptx::kSwizzlePeriod;
+    static_assert(kQBytes % ptx::kSwizzlePeriod == 0 && kKvBytes % ptx::kSwizzlePeriod == 0,
+                  "swizzled tiles stay aligned");
 };
 
 // Key steps a block of query rows [r0, r0 + rows) sees: all keys, or up to the causal limit
@@ -59,8 +59,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
     constexpr int kSlabs = L::kSlabs;
 
     extern __shared__ unsigned char smem_raw[];
-    unsigned char* smem = reinterpret_cast<unsigned char*>(
-        (reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
+    unsigned char* smem = ptx::align_to_swizzle_period(smem_raw);
     __shared__ uint64_t full_q, full_k[kStages], full_v[kStages], empty_k[kStages],
         empty_v[kStages];
 

@@ -1,6 +1,6 @@
 // Launcher of the sm_90a forward kernel, one per (dtype, head dim), explicitly instantiated by
 // the generated files in src/cuda/instantiations/ and called by dispatch.cu for problems that
-// sm90_eligible() accepts there.
+// its use_sm90() accepts.
 #pragma once
 
 #include <cuda_runtime.h>
