@@ -43,24 +43,26 @@ __device__ __forceinline__ void mask_tile(float (&s)[kN8][4], int j0, int pos_a,
     }
 }
 
-// One online-softmax step on a score tile already scaled to log2 units: s becomes the
-// unnormalized probabilities, m (running max) and l (this thread's partial row sums) are
-// updated, and alpha is the factor O must be multiplied by. Returns whether any row of this
-// thread needs that (alpha != 1).
+// One online-softmax step on a tile of raw (masked) scores: with scale >= 0 in log2 units,
+// s becomes the unnormalized probabilities exp2(scale s - m), m (running max, scaled) and l
+// (this thread's partial row sums) are updated, and alpha is the factor O must be multiplied
+// by. Returns whether any row of this thread needs that (alpha != 1). The scale is folded
+// into one FFMA per score; a negative softmax scale is handled by the caller negating the
+// tile (negate_tile) and passing its magnitude.
 //
 // The running max (the base of the exponentials) only moves when a tile raises it by more
 // than kRescaleSlack, so most tiles skip rescaling O; probabilities stay below
 // 2^kRescaleSlack, and O and l share the base, so the result is unchanged.
 template <int kN8>
-__device__ __forceinline__ bool online_softmax(float (&s)[kN8][4], float (&m)[2], float (&l)[2],
-                                               float (&alpha)[2]) {
+__device__ __forceinline__ bool online_softmax(float (&s)[kN8][4], float scale, float (&m)[2],
+                                               float (&l)[2], float (&alpha)[2]) {
     bool rescale = false;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         float mx = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < kN8; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
-        mx = ptx::quad_max(mx);
+        mx = ptx::quad_max(mx) * scale;
         alpha[h] = 1.0f;
         if (mx > m[h] + kRescaleSlack) {
             // -inf (nothing seen yet) gives alpha 0 on an all-zero O.
@@ -76,7 +78,7 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kN8][4], float (&m)[2]
         for (int nt = 0; nt < kN8; ++nt) {
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-                const float x = ptx::exp2_approx(s[nt][2 * h + e] - base);
+                const float x = ptx::exp2_approx(fmaf(s[nt][2 * h + e], scale, -base));
                 s[nt][2 * h + e] = x;
                 sum += x;
             }
@@ -84,6 +86,15 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kN8][4], float (&m)[2]
         l[h] = l[h] * alpha[h] + sum;  // per-thread partial; quad-summed at the end
     }
     return rescale;
+}
+
+// softmax(c s) = softmax(|c| (-s)): a negative softmax scale negates the raw scores.
+template <int kN8>
+__device__ __forceinline__ void negate_tile(float (&s)[kN8][4]) {
+#pragma unroll
+    for (int nt = 0; nt < kN8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[nt][e] = -s[nt][e];
 }
 
 template <int kN8>

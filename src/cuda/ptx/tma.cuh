@@ -65,6 +65,16 @@ __device__ __forceinline__ void tma_load_4d(void* smem, const void* tmap, uint64
         : "memory");
 }
 
+// Named barriers (ids 1..15; 0 is __syncthreads) order warpgroups among themselves:
+// bar.sync waits until `threads` threads have arrived (itself included), bar.arrive counts
+// this warp's threads without waiting. Both are per warp, so every thread of the warp calls.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 // Register reallocation across the warpgroups of a CTA: every warp of a warpgroup executes
 // it. The kernel must be compiled with __launch_bounds__(threads, 1) so ptxas honours it.
 template <int kRegs>

@@ -128,7 +128,8 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
     if (tiles > 0) load_tile_async<kCols, kD, kThreads>(sK, k, p.head_dim, kv_rows(0, p.k));
     ptx::cp_async_commit();
 
-    float scale_log2 = p.softmax_scale * static_cast<float>(M_LOG2E);
+    const bool negative_scale = p.softmax_scale < 0.0f;
+    float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
     float out_scale = 1.0f;
     if (p.tensor_scales != nullptr) {
         scale_log2 /= p.tensor_scales[kScaleQ] * p.tensor_scales[kScaleK];
@@ -163,13 +164,14 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
             j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > first_pos + p.causal_offset);
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
-            scale_tile<kCols / 8>(s[mi], scale_log2);  // before masking: the scale may be negative
+            if (negative_scale) negate_tile<kCols / 8>(s[mi]);  // before masking
             if (need_mask) {
                 const int row = warp_row + mi * 16;
                 mask_tile<kCols / 8>(s[mi], j0, row / p.group, (row + 8) / p.group, p, lane);
             }
             float alpha[2];
-            const bool rescale = online_softmax<kCols / 8>(s[mi], m[mi], l[mi], alpha);
+            const bool rescale =
+                online_softmax<kCols / 8>(s[mi], scale_log2, m[mi], l[mi], alpha);
             if (__any_sync(0xffffffffu, rescale)) rescale_rows<kD / 8>(o[mi], alpha);
         }
 

@@ -1,12 +1,15 @@
 // sm_90a flash forward (FlashAttention-3 class): TMA, wgmma, warp specialization.
 //
-// A CTA owns kRows query rows of one (batch, query head). Warpgroup 0 is the producer: after
-// giving up registers (setmaxnreg) one thread issues every TMA copy, Q once, then K and V of
-// each key step into a ring of kStages buffers, each guarded by a "full" and an "empty"
-// mbarrier (tma.cuh). Warpgroups 1..kConsumers each own 64 rows and, per step of kCols keys:
-//   S = Q K^T (wgmma SS), release K; online softmax in registers; O += P V (wgmma RS, P kept in
-//   registers in the A layout), release V.
-// Two consumer warpgroups per SM interleave, so one's softmax runs under the other's wgmma.
+// A persistent CTA (one per SM) walks work tiles of kRows query rows of one (batch, query
+// head); fwd_tile() gives the order. Warpgroup 0 is the producer: after giving up registers
+// (setmaxnreg) one thread issues every TMA copy, each tile's Q, then K and V of each key step
+// into a ring of kStages buffers, each guarded by a "full" and an "empty" mbarrier (tma.cuh);
+// it runs ahead into the next tile while the consumers finish the last.
+// Warpgroups 1..kConsumers each own 64 rows of the tile. Per step n of kCols keys a consumer
+// issues S_n = Q K_n^T (wgmma SS) together with O += P_{n-1} V_{n-1} (wgmma RS, P kept in
+// registers in the A layout), waits for S_n only, and runs the online softmax while the
+// product with V is still in flight. The consumers take turns issuing (named barriers, in a
+// ring), so the tensor cores work on one's products while another runs its softmax.
 // Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors).
 #pragma once
 
@@ -48,6 +51,28 @@ __device__ __forceinline__ int key_steps(const AttnParams& p, int r0, int rows, 
     return end > 0 ? (end + cols - 1) / cols : 0;
 }
 
+// The work: units of one (batch, head) pairing query blocks m_blocks - 1 - j and j (the
+// middle block of an odd count alone), in that order. Under a causal mask the two lengths sum
+// to a constant, so a static round-robin of units over persistent CTAs balances them, the
+// longer block first. Consecutive units share a head, so CTAs running at the same time share
+// its K and V in L2.
+struct FwdTile {
+    int b, head, r0;
+};
+__device__ __forceinline__ int unit_tiles(int unit, int pairs, int m_blocks) {
+    return 2 * (unit % pairs) + 1 == m_blocks ? 1 : 2;
+}
+__device__ __forceinline__ FwdTile fwd_tile(const AttnParams& p, int unit, int half, int pairs,
+                                            int m_blocks, int rows) {
+    const int j = unit % pairs, bh = unit / pairs;
+    const int m_block = half == 0 ? m_blocks - 1 - j : j;
+    return {bh / p.heads_q, bh % p.heads_q, m_block * rows};
+}
+
+// Named barriers of the consumer ping-pong: consumer c waits on kPingPong + c before issuing
+// its wgmma, then signals the next consumer's.
+constexpr int kPingPong = 1;
+
 template <typename T, int kD>
 __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
     fwd_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_k,
@@ -60,131 +85,196 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
 
     extern __shared__ unsigned char smem_raw[];
     unsigned char* smem = ptx::align_to_swizzle_period(smem_raw);
-    __shared__ uint64_t full_q, full_k[kStages], full_v[kStages], empty_k[kStages],
+    __shared__ uint64_t full_q, empty_q, full_k[kStages], full_v[kStages], empty_k[kStages],
         empty_v[kStages];
 
-    const int m_block = p.causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;  // longest first
-    const int head = blockIdx.y, b = blockIdx.z, hk = head / p.group;
-    const int r0 = m_block * kRows;
-    const int steps = key_steps(p, r0, kRows, kCols);
+    const int m_blocks = (p.seqlen_q + kRows - 1) / kRows;
+    const int pairs = (m_blocks + 1) / 2;
+    const int units = pairs * p.heads_q * p.batch;
     const int wg = threadIdx.x / 128;
 
     if (threadIdx.x == 0) {
         ptx::mbarrier_init(&full_q, 1);
+        ptx::mbarrier_init(&empty_q, 4 * Tn::kConsumers);  // one arrival per consumer warp
         for (int s = 0; s < kStages; ++s) {
             ptx::mbarrier_init(&full_k[s], 1);
             ptx::mbarrier_init(&full_v[s], 1);
-            ptx::mbarrier_init(&empty_k[s], 4 * Tn::kConsumers);  // one arrival per warp
+            ptx::mbarrier_init(&empty_k[s], 4 * Tn::kConsumers);
             ptx::mbarrier_init(&empty_v[s], 4 * Tn::kConsumers);
         }
         ptx::fence_barrier_init();
     }
     __syncthreads();
 
+    // Producer and consumers walk the same tiles; `it` counts K/V steps (ring slot and
+    // parity) and `qi` loaded Q tiles, both across tiles.
     if (wg == 0) {
-        // Producer.
         ptx::setmaxnreg_dec<Tn::kProducerRegs>();
-        if (threadIdx.x != 0 || steps == 0) return;
+        if (threadIdx.x != 0) return;
         ptx::prefetch_tensormap(&tm_q);
         ptx::prefetch_tensormap(&tm_k);
         ptx::prefetch_tensormap(&tm_v);
-        ptx::mbarrier_arrive_expect_tx(&full_q, L::kQBytes);
-        for (int s = 0; s < kSlabs; ++s)
-            ptx::tma_load_4d(smem + L::kQ + s * kRows * kSlabBytes, &tm_q, &full_q, 64 * s, r0,
-                             head, b);
-        for (int n = 0; n < steps; ++n) {
-            const int st = n % kStages;
-            const uint32_t phase = (n / kStages) & 1;
-            ptx::mbarrier_wait(&empty_k[st], phase ^ 1);
-            ptx::mbarrier_arrive_expect_tx(&full_k[st], L::kKvBytes);
+        int it = 0, qi = 0;
+        for (int u = blockIdx.x; u < units; u += gridDim.x)
+        for (int half = 0; half < unit_tiles(u, pairs, m_blocks); ++half) {
+            const FwdTile w = fwd_tile(p, u, half, pairs, m_blocks, kRows);
+            const int hk = w.head / p.group;
+            const int steps = key_steps(p, w.r0, kRows, kCols);
+            if (steps == 0) continue;
+            ptx::mbarrier_wait(&empty_q, (qi++ & 1) ^ 1);  // the previous tile's Q is consumed
+            ptx::mbarrier_arrive_expect_tx(&full_q, L::kQBytes);
             for (int s = 0; s < kSlabs; ++s)
-                ptx::tma_load_4d(smem + L::kK + st * L::kKvBytes + s * kCols * kSlabBytes, &tm_k,
-                                 &full_k[st], 64 * s, n * kCols, hk, b);
-            ptx::mbarrier_wait(&empty_v[st], phase ^ 1);
-            ptx::mbarrier_arrive_expect_tx(&full_v[st], L::kKvBytes);
-            for (int s = 0; s < kSlabs; ++s)
-                ptx::tma_load_4d(smem + L::kV + st * L::kKvBytes + s * kCols * kSlabBytes, &tm_v,
-                                 &full_v[st], 64 * s, n * kCols, hk, b);
+                ptx::tma_load_4d(smem + L::kQ + s * kRows * kSlabBytes, &tm_q, &full_q, 64 * s,
+                                 w.r0, w.head, w.b);
+            for (int n = 0; n < steps; ++n, ++it) {
+                const int st = it % kStages;
+                const uint32_t phase = (it / kStages) & 1;
+                ptx::mbarrier_wait(&empty_k[st], phase ^ 1);
+                ptx::mbarrier_arrive_expect_tx(&full_k[st], L::kKvBytes);
+                for (int s = 0; s < kSlabs; ++s)
+                    ptx::tma_load_4d(smem + L::kK + st * L::kKvBytes + s * kCols * kSlabBytes,
+                                     &tm_k, &full_k[st], 64 * s, n * kCols, hk, w.b);
+                ptx::mbarrier_wait(&empty_v[st], phase ^ 1);
+                ptx::mbarrier_arrive_expect_tx(&full_v[st], L::kKvBytes);
+                for (int s = 0; s < kSlabs; ++s)
+                    ptx::tma_load_4d(smem + L::kV + st * L::kKvBytes + s * kCols * kSlabBytes,
+                                     &tm_v, &full_v[st], 64 * s, n * kCols, hk, w.b);
+            }
         }
         return;
     }
 
-    // Consumer c owns rows [r0 + 64 c, r0 + 64 c + 64); this thread rows row_a and row_a + 8.
+    // Consumer c owns rows [r0 + 64 c, r0 + 64 c + 64) of a tile; this thread rows row_a and
+    // row_a + 8.
     ptx::setmaxnreg_inc<Tn::kConsumerRegs>();
     const int c = wg - 1;
     const int t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
-    const int wg_r0 = r0 + 64 * c;
-    const int row_a = wg_r0 + 16 * warp + lane / 4;
-    const float scale_log2 = p.softmax_scale * static_cast<float>(M_LOG2E);
-
-    float o[kD / 8][4] = {};
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-    if (steps > 0) ptx::mbarrier_wait(&full_q, 0);
+    const float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
+    const bool negative_scale = p.softmax_scale < 0.0f;
     const unsigned char* sQ = smem + L::kQ + 64 * c * kSlabBytes;
-
-    for (int n = 0; n < steps; ++n) {
-        const int st = n % kStages;
-        const uint32_t phase = (n / kStages) & 1;
-        const unsigned char* sK = smem + L::kK + st * L::kKvBytes;
-        const unsigned char* sV = smem + L::kV + st * L::kKvBytes;
-
-        // S = Q K^T over kD / 16 k-steps, 4 per 64-column slab.
-        float s[kCols / 8][4];
-        ptx::mbarrier_wait(&full_k[st], phase);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < kD / 16; ++kk) {
-            const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
-            const int koff = (kk / 4) * kCols * kSlabBytes + (kk % 4) * 32;
-            ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024),
-                                     ptx::smem_desc(sK + koff, 16, 1024), kk > 0);
-        }
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-        ptx::fence_operands(s);
-        if (lane == 0) ptx::mbarrier_arrive(&empty_k[st]);
-
-        const int j0 = n * kCols;
-        scale_tile<kCols / 8>(s, scale_log2);  // before masking: the scale may be negative
-        if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))
-            mask_tile<kCols / 8>(s, j0, row_a, row_a + 8, p, lane);
-        float alpha[2];
-        if (online_softmax<kCols / 8>(s, m, l, alpha)) rescale_rows<kD / 8>(o, alpha);
-
-        // P in the RS A layout.
-        uint32_t pa[kCols / 16][4];
-        ptx::accum_to_a<T>(pa, s);
-
-        // O += P V over kCols / 16 k-steps of 16 keys (2048 bytes of every slab).
-        ptx::mbarrier_wait(&full_v[st], phase);
-        ptx::fence_operands(o);
-        ptx::wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < kCols / 16; ++kk)
-            ptx::Wgmma<T, kD>::rs(o, pa[kk], ptx::smem_desc(sV + kk * 2048, kCols * kSlabBytes, 1024),
-                                  1);
-        ptx::wgmma_commit();
-        ptx::wgmma_wait<0>();
-        ptx::fence_operands(o);
-        if (lane == 0) ptx::mbarrier_arrive(&empty_v[st]);
-    }
-
-    // Epilogue: normalize, store this thread's column pairs of rows row_a and row_a + 8, LSE.
     T* out = static_cast<T*>(p.out);
+    constexpr int kPair = 256;  // a consumer's sync meets its predecessor's arrive
+    const int next = (c + 1) % Tn::kConsumers;
+
+    // Ping-pong: the consumers take turns, in a ring, issuing their wgmma, so one's softmax runs
+    // while the tensor cores work on the others' products. Consumer 0 goes first.
+    if (c == Tn::kConsumers - 1) ptx::named_barrier_arrive(kPingPong + 0, kPair);
+
+    int it = 0, qi = 0;
+    for (int u = blockIdx.x; u < units; u += gridDim.x)
+    for (int half = 0; half < unit_tiles(u, pairs, m_blocks); ++half) {
+        const FwdTile w = fwd_tile(p, u, half, pairs, m_blocks, kRows);
+        const int steps = key_steps(p, w.r0, kRows, kCols);
+        const int wg_r0 = w.r0 + 64 * c;
+        const int row_a = wg_r0 + 16 * warp + lane / 4;
+
+        float o[kD / 8][4] = {};
+        float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+        if (steps > 0) {
+            ptx::mbarrier_wait(&full_q, qi++ & 1);
+            float s[kCols / 8][4];
+            uint32_t pa[kCols / 16][4];  // P of the previous step, the RS A operand
+            float alpha[2];
+            bool rescale = false;
+
+            // The pipeline, in phases: phase n issues S_n = Q K_n^T and O += P_{n-1} V_{n-1},
+            // then runs the softmax of S_n while P_{n-1} V_{n-1} is still in flight. The first
+            // and last phases are peeled so every wgmma of a phase is issued unconditionally.
+            auto slot = [&](int n) { return (it + n) % kStages; };
+            auto parity = [&](int n) { return uint32_t((it + n) / kStages) & 1; };
+            auto issue_qk = [&](int n) {
+                const unsigned char* sK = smem + L::kK + slot(n) * L::kKvBytes;
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int row = row_a + 8 * h;
-        const float lsum = ptx::quad_sum(l[h]);
-        if (row >= p.seqlen_q) continue;
-        const float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
-        if (out != nullptr)
-            store_row<kD / 8>(o, h, inv,
-                              out + b * p.out_batch + int64_t(row) * p.out_seq +
-                                  int64_t(head) * p.out_head,
-                              kD, lane);
-        if (p.lse != nullptr && lane % 4 == 0)
-            p.lse[(int64_t(b) * p.heads_q + head) * p.seqlen_q + row] = row_lse(m[h], lsum);
+                for (int kk = 0; kk < kD / 16; ++kk) {
+                    const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
+                    const int koff = (kk / 4) * kCols * kSlabBytes + (kk % 4) * 32;
+                    ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024),
+                                             ptx::smem_desc(sK + koff, 16, 1024), kk > 0);
+                }
+                ptx::wgmma_commit();
+            };
+            auto issue_pv = [&](int n) {
+                const unsigned char* sV = smem + L::kV + slot(n) * L::kKvBytes;
+#pragma unroll
+                for (int kk = 0; kk < kCols / 16; ++kk)
+                    ptx::Wgmma<T, kD>::rs(
+                        o, pa[kk], ptx::smem_desc(sV + kk * 2048, kCols * kSlabBytes, 1024), 1);
+                ptx::wgmma_commit();
+            };
+            // Once S_n has landed: release K_n (and, after the last, Q), softmax in registers.
+            auto softmax = [&](int n) {
+                ptx::fence_operands(s);
+                if (lane == 0) ptx::mbarrier_arrive(&empty_k[slot(n)]);
+                if (n == steps - 1 && lane == 0) ptx::mbarrier_arrive(&empty_q);
+                const int j0 = n * kCols;
+                if (negative_scale) negate_tile<kCols / 8>(s);  // before masking
+                if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))
+                    mask_tile<kCols / 8>(s, j0, row_a, row_a + 8, p, lane);
+                rescale = online_softmax<kCols / 8>(s, scale_log2, m, l, alpha);
+            };
+            auto pv_done = [&](int n) {
+                ptx::wgmma_wait<0>();
+                ptx::fence_operands(o);
+                if (lane == 0) ptx::mbarrier_arrive(&empty_v[slot(n)]);
+            };
+            auto turn_begin = [&] {
+                ptx::named_barrier_sync(kPingPong + c, kPair);
+                ptx::wgmma_fence();
+            };
+            auto turn_end = [&] {
+                ptx::named_barrier_arrive(kPingPong + next, kPair);
+            };
+
+            ptx::mbarrier_wait(&full_k[slot(0)], parity(0));
+            turn_begin();
+            issue_qk(0);
+            turn_end();
+            ptx::wgmma_wait<0>();
+            softmax(0);  // O is zero: no rescale
+            ptx::accum_to_a<T>(pa, s);
+            for (int n = 1; n < steps; ++n) {
+                ptx::mbarrier_wait(&full_k[slot(n)], parity(n));
+                ptx::mbarrier_wait(&full_v[slot(n - 1)], parity(n - 1));
+                turn_begin();
+                issue_qk(n);
+                ptx::fence_operands(o);
+                issue_pv(n - 1);
+                turn_end();
+                ptx::wgmma_wait<1>();  // S_n is ready; P_{n-1} V_{n-1} may still run
+                softmax(n);
+                pv_done(n - 1);
+                if (rescale) rescale_rows<kD / 8>(o, alpha);
+                ptx::accum_to_a<T>(pa, s);
+            }
+            ptx::mbarrier_wait(&full_v[slot(steps - 1)], parity(steps - 1));
+            turn_begin();
+            ptx::fence_operands(o);
+            issue_pv(steps - 1);
+            turn_end();
+            pv_done(steps - 1);
+            it += steps;
+        }
+
+        // Epilogue: normalize, store this thread's column pairs of rows row_a and row_a + 8,
+        // LSE.
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row = row_a + 8 * h;
+            const float lsum = ptx::quad_sum(l[h]);
+            if (row >= p.seqlen_q) continue;
+            const float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
+            if (out != nullptr)
+                store_row<kD / 8>(o, h, inv,
+                                  out + w.b * p.out_batch + int64_t(row) * p.out_seq +
+                                      int64_t(w.head) * p.out_head,
+                                  kD, lane);
+            if (p.lse != nullptr && lane % 4 == 0)
+                p.lse[(int64_t(w.b) * p.heads_q + w.head) * p.seqlen_q + row] =
+                    row_lse(m[h], lsum);
+        }
     }
+    // The last consumer's final arrival (or, with no work, the opening one) is still pending.
+    if (c == 0) ptx::named_barrier_sync(kPingPong + 0, kPair);
 #endif
 }
 

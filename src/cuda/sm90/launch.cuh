@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "cuda/sm90/fwd_kernel.cuh"
@@ -27,8 +28,18 @@ cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
     auto kernel = fwd_kernel<T, kD>;
     if (cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem))
         return e;
-    const dim3 grid((p.seqlen_q + Tn::kRows - 1) / Tn::kRows, p.heads_q, p.batch);
-    kernel<<<grid, Tn::kThreads, kSmem, stream>>>(tq, tk, tv, p);
+    // Persistent: one CTA per SM (the shared memory allows no more) walks units of two query
+    // blocks (fwd_kernel.cuh), so its producer loads the next tile while the consumers finish
+    // the last one.
+    const int64_t m_blocks = (p.seqlen_q + Tn::kRows - 1) / Tn::kRows;
+    const int64_t units = (m_blocks + 1) / 2 * p.heads_q * p.batch;
+    int device = 0, sms = 0;
+    if (cudaError_t e = cudaGetDevice(&device)) return e;
+    if (cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device))
+        return e;
+    const int64_t grid = std::min<int64_t>(units, sms);
+    if (grid == 0) return cudaSuccess;
+    kernel<<<static_cast<unsigned>(grid), Tn::kThreads, kSmem, stream>>>(tq, tk, tv, p);
     return cudaGetLastError();
 }
 

@@ -1,6 +1,7 @@
 // Tile shapes of the sm_90a forward kernel, per head dim, in one place. A CTA is one producer
 // warpgroup (TMA) and kConsumers consumer warpgroups of 64 query rows each; K and V stream
-// through a ring of kStages buffers of kCols keys.
+// through a ring of kStages buffers of kCols keys. The choices were measured side by side on
+// the H200 (BENCHMARKS.md, "sm_90a forward: what was tried").
 #pragma once
 
 namespace flashattn::cuda::sm90 {
@@ -10,18 +11,23 @@ constexpr int kHeadDims[] = {64, 128, 256};
 
 template <int kD>
 struct FwdTuning {
-    static constexpr int kConsumers = 2;
+    // D = 64 has the least tensor work per exponential: a third consumer keeps the softmax
+    // covered (measured 1.06-1.10x two consumers at N >= 4k, H200).
+    static constexpr int kConsumers = kD == 64 ? 3 : 2;
     static constexpr int kRows = 64 * kConsumers;  // query rows per CTA
     // Keys per step: S (kCols / 2 f32 registers per thread) must fit beside O (kD / 2) and
-    // the P fragments (kCols / 4) under the consumers' 240 registers.
-    static constexpr int kCols = kD <= 128 ? 128 : 64;
-    static constexpr int kStages = 2;
+    // the P fragments (kCols / 4) under the consumers' registers. 80 at D = 256 fills the
+    // shared memory; wider steps at D = 64 or 128 lost at N = 1k (padding) and gained < 3%.
+    static constexpr int kCols = kD == 256 ? 80 : 128;
+    static constexpr int kStages = 2;  // 3 measured no faster at D = 64 and 128
     static constexpr int kThreads = 128 * (kConsumers + 1);
-    // Register split of setmaxnreg: the sum over warpgroups equals 3 x 168, what a
-    // 384-thread CTA holds at launch.
+    // Register split of setmaxnreg (multiples of 8): what the warpgroups hold after it may
+    // not exceed what the CTA holds at launch, 64 K registers at one CTA per SM.
     static constexpr int kProducerRegs = 24;
-    static constexpr int kConsumerRegs = 240;
-    static_assert(kConsumers == 2, "the register split above assumes two consumer warpgroups");
+    static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
+    static_assert(128 * (kProducerRegs + kConsumers * kConsumerRegs) <=
+                      kThreads * (65536 / kThreads / 8 * 8),
+                  "the register split fits what the CTA holds at launch");
     static_assert(kD % 64 == 0, "TMA moves 64-column (128-byte) slabs");
     static_assert(kCols % 16 == 0 && kCols <= 256, "whole wgmma k-steps; one wgmma n-extent");
 };
