@@ -71,6 +71,22 @@ std::vector<Case> forward_cases() {
                 c.head_dim = ratio == 4 ? 128 : 64;
                 cases.push_back(c);
             }
+    // More (batch, head) tiles than a GPU has SMs, so each persistent CTA of the sm_90a kernel
+    // walks several; causal with seqlen_q - seqlen_k above a tile's rows leaves tiles whose
+    // rows see no key among them.
+    for (int d : {64, 128, 256})
+        for (bool causal : {false, true}) {
+            Case c;
+            c.dtype = d == 128 ? FLASH_ATTN_DTYPE_F16 : FLASH_ATTN_DTYPE_BF16;
+            c.head_dim = d;
+            c.causal = causal;
+            c.batch = 3;
+            c.heads_q = 48;
+            c.heads_k = 8;
+            c.seqlen_q = causal ? 300 : 40;
+            c.seqlen_k = causal ? 40 : 200;
+            cases.push_back(c);
+        }
     return cases;
 }
 
