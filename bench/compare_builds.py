@@ -35,10 +35,10 @@ def main():
         for d in map(int, args.head_dims.split(",")):
             for causal in (False, True):
                 for n in map(int, args.seqlens.split(",")):
-                    b, h = max(1, 16384 // n), 2048 // d
+                    b, h = ct.paper_shape(n, d)
                     torch.manual_seed(n + d)
                     q, k, v = (torch.randn(b, n, h, d, device="cuda", dtype=dtype) for _ in range(3))
-                    flops = 4.0 * b * h * n * n * d / (2 if causal else 1)
+                    flops = ct.forward_flops(b, h, n, d, causal)
                     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
                     with torch.nn.attention.sdpa_kernel([ct.SDPA["CUDNN"]]):
                         f = lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)

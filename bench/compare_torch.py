@@ -170,12 +170,22 @@ def standard_attention(q, k, v, causal):
     return torch.matmul(p, vt).transpose(1, 2)
 
 
+def paper_shape(n, d):
+    """Batch and heads of the FlashAttention papers' shapes: 16k tokens, hidden 2048."""
+    return max(1, 16384 // n), 2048 // d
+
+
+def forward_flops(b, h, n, d, causal):
+    """4*B*H*N*N*D, halved for causal; the backward counts 2.5 times this."""
+    return 4.0 * b * h * n * n * d / (2 if causal else 1)
+
+
 def run_case(fa, dtype_name, n, d, causal, with_standard):
     dtype, code = DTYPES[dtype_name]
-    b, h = max(1, 16384 // n), 2048 // d
+    b, h = paper_shape(n, d)
     torch.manual_seed(n * 1000 + d + causal)
     q, k, v, do = (torch.randn(b, n, h, d, device="cuda", dtype=dtype) for _ in range(4))
-    flops = 4.0 * b * h * n * n * d / (2 if causal else 1)
+    flops = forward_flops(b, h, n, d, causal)
     row = {"dtype": dtype_name, "N": n, "D": d, "B": b, "H": h, "causal": causal}
 
     out = torch.empty_like(q)

@@ -23,7 +23,7 @@ def main():
     compare_torch.load_torch()
     torch = compare_torch.torch
     dtype, code = compare_torch.DTYPES[args.dtype]
-    b, h = max(1, 16384 // args.n), 2048 // args.d
+    b, h = compare_torch.paper_shape(args.n, args.d)
     q, k, v, do = (torch.randn(b, args.n, h, args.d, device="cuda", dtype=dtype) for _ in range(4))
     out, lse = torch.empty_like(q), torch.empty(b, h, args.n, device="cuda", dtype=torch.float32)
     fa = compare_torch.FlashAttn(args.lib)
