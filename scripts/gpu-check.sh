@@ -5,7 +5,8 @@
 # attention backends. Full logs go to $OUT (default ./gpu-check-out); a short table is last.
 #
 #   STAGES="build test sm80 sanitize bench" (default), also "run" (flashattn-bench, as
-#   `make run`), "profile" (ncu on the kernels at D = 128, N = 4096) and "rust" (the
+#   `make run`), "profile" (ncu, every section, on the kernels matching PROFILE_KERNELS of
+#   bench/profile_kernels.py $PROFILE_ARGS, by default D = 128, N = 4096) and "rust" (the
 #   candle-flashattn CUDA tests packed by scripts/rust-gpu-tests.sh into .rustbin/, carried)
 #   BENCH_ARGS="..." (compare_torch.py)
 #   STRESS_CASES=300, TEST_FILTER=<gtest filter> (default: every test)
@@ -77,7 +78,7 @@ fi
 
 if has sanitize; then
     rm -f "$OUT/sanitize.log"
-    reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*:*Sm90Layer*'
+    reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*_d96_*causal*:*CUDA_*_d192_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*:*Sm90Layer*'
     for tool in memcheck racecheck; do
         start=$SECONDS
         log="$OUT/sanitize-$tool.tmp"
@@ -113,12 +114,17 @@ if has run; then
 fi
 
 if has profile; then
+    # Every section, and the per-instruction stall samples of the SASS (ncu-source.csv).
     start=$SECONDS
-    ncu --target-processes all -k 'regex:fwd_kernel|dkv_kernel|dq_kernel' -c 3 \
-        --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
-        --section Occupancy --section WarpStateStats --section SchedulerStats \
-        python3 bench/profile_kernels.py --lib $BUILD/libflashattn.so > "$OUT/ncu.txt" 2>&1
-    note "ncu: rc=$? in $((SECONDS - start)) s (ncu.txt)"
+    rm -f /tmp/flashattn-prof.ncu-rep
+    ncu --target-processes all --kernel-name-base demangled \
+        -k "regex:${PROFILE_KERNELS:-fwd_kernel|dkv_kernel|dq_kernel}" -c 3 --set full \
+        -o /tmp/flashattn-prof python3 bench/profile_kernels.py --lib $BUILD/libflashattn.so \
+        ${PROFILE_ARGS:-} > "$OUT/ncu.txt" 2>&1 &&
+        ncu -i /tmp/flashattn-prof.ncu-rep >> "$OUT/ncu.txt" 2>&1 &&
+        ncu -i /tmp/flashattn-prof.ncu-rep --page source --csv --print-source sass \
+            > "$OUT/ncu-source.csv" 2>&1
+    note "ncu: rc=$? in $((SECONDS - start)) s (ncu.txt, ncu-source.csv)"
 fi
 
 if has bench; then
