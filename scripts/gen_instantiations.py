@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "cuda" / "instantiations"
 
 HEAD_DIMS = [32, 64, 96, 128, 160, 192, 256]  # keep equal to sm80::kHeadDims in tuning.h
-SM90_HEAD_DIMS = [64, 128, 256]  # keep equal to sm90::kHeadDims in sm90/tuning.h
+SM90_HEAD_DIMS = [64, 96, 128, 192, 256]  # keep equal to sm90::kHeadDims in sm90/tuning.h
 # name -> (compute type, output type); f32 runs on scaled f16 tiles with f32 outputs.
 DTYPES = {
     "f16": ("__half", "__half"),
@@ -49,7 +49,7 @@ def main() -> None:
             path = OUT / f"sm90_fwd_{name}_d{d}.cu"
             wanted.add(path.name)
             write(path, "cuda/sm90/launch.cuh", "flashattn::cuda::sm90",
-                  f"template cudaError_t launch_fwd<{t}, {d}>(const FwdParams&, cudaStream_t);\n")
+                  f"template cudaError_t launch_fwd<{t}, {d}>(const FwdParams&, int, cudaStream_t);\n")
     for stale in OUT.glob("*.cu"):
         if stale.name not in wanted:
             stale.unlink()

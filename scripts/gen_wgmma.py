@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "cuda" / "ptx" / "wgmma_ops.cuh"
 
-N_VALUES = [64, 80, 128, 256]  # score tile widths and head dims the sm90 kernels use
+N_VALUES = [64, 80, 96, 112, 128, 192, 256]  # score tile widths and head dims the sm90 kernels use
 DTYPES = {"__half": "f16", "__nv_bfloat16": "bf16"}
 
 

@@ -1,7 +1,8 @@
 // A one-warpgroup kernel exercising the sm_90a PTX layer exactly as the forward kernel uses it:
-// TMA loads (4-d maps, 128-byte swizzle, two 64-column slabs) completing on an mbarrier,
-// S = Q K^T by wgmma SS over both slabs, then O = P V by wgmma RS with P = S converted in
-// registers and V read MN-major. test_sm90_layer.cpp checks S and O against the host.
+// TMA loads (4-d maps, 128-byte swizzle, 64-column slabs, the last one partial at D = 96)
+// completing on an mbarrier, S = Q K^T by wgmma SS over the slabs, then O = P V by wgmma RS
+// with P = S converted in registers and V read MN-major, one wgmma n-extent spanning the slabs.
+// test_sm90_layer.cpp checks S and O against the host.
 #include "sm90_layer_probe.h"
 
 #include <cuda_runtime.h>
@@ -14,8 +15,9 @@ namespace flashattn::test {
 namespace {
 
 using namespace flashattn::cuda;
-constexpr int kN = kProbeRows, kD = kProbeCols, kSlab = kN * 128;  // bytes of one 64-col slab
+constexpr int kN = kProbeRows, kSlab = kN * 128;  // bytes of one 64-column slab
 
+template <int kD>
 __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUtensorMap tq,
                                                     const __grid_constant__ CUtensorMap tk,
                                                     const __grid_constant__ CUtensorMap tv,
@@ -23,7 +25,8 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char raw[];
     unsigned char* smem = ptx::align_to_swizzle_period(raw);
-    unsigned char *sq = smem, *sk = smem + 2 * kSlab, *sv = smem + 4 * kSlab;
+    constexpr int kSlabs = (kD + 63) / 64;
+    unsigned char *sq = smem, *sk = smem + kSlabs * kSlab, *sv = smem + 2 * kSlabs * kSlab;
     __shared__ uint64_t bar;
     if (threadIdx.x == 0) {
         ptx::mbarrier_init(&bar, 1);
@@ -31,8 +34,8 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-        ptx::mbarrier_arrive_expect_tx(&bar, 6 * kSlab);
-        for (int s = 0; s < 2; ++s) {
+        ptx::mbarrier_arrive_expect_tx(&bar, 3 * kSlabs * kSlab);
+        for (int s = 0; s < kSlabs; ++s) {
             ptx::tma_load_4d(sq + s * kSlab, &tq, &bar, 64 * s, 0, 0, 0);
             ptx::tma_load_4d(sk + s * kSlab, &tk, &bar, 64 * s, 0, 0, 0);
             ptx::tma_load_4d(sv + s * kSlab, &tv, &bar, 64 * s, 0, 0, 0);
@@ -77,6 +80,25 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
 #endif
 }
 
+template <int kD>
+cudaError_t launch_probe(const void* q, const void* k, const void* v, float* s_out,
+                         float* o_out) {
+    CUtensorMap maps[3];
+    const void* ptrs[3] = {q, k, v};
+    for (int i = 0; i < 3; ++i) {
+        const cuda::TensorArg t{ptrs[i], kN * kD, kD, kD};  // packed [1, kN, 1, kD]
+        if (cudaError_t e = cuda::sm90::make_tensor_map(&maps[i], t, false, kD, 1, kN, 1, kN))
+            return e;
+    }
+    const int smem = 3 * ((kD + 63) / 64) * kSlab + ptx::kSwizzlePeriod;
+    if (cudaError_t e = cudaFuncSetAttribute(probe_kernel<kD>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, smem))
+        return e;
+    probe_kernel<kD><<<1, 128, smem>>>(maps[0], maps[1], maps[2], s_out, o_out);
+    if (cudaError_t e = cudaGetLastError()) return e;
+    return cudaDeviceSynchronize();
+}
+
 }  // namespace
 
 bool sm90_probe_device() {
@@ -89,23 +111,16 @@ bool sm90_probe_device() {
     return major == 9 && minor == 0;
 }
 
-const char* run_sm90_layer_probe(const void* q, const void* k, const void* v, float* s_out,
-                                 float* o_out) {
-    CUtensorMap maps[3];
-    const void* ptrs[3] = {q, k, v};
-    cudaError_t e = cudaSuccess;
-    for (int i = 0; i < 3 && e == cudaSuccess; ++i) {
-        const cuda::TensorArg t{ptrs[i], kN * kD, kD, kD};  // packed [1, kN, 1, kD]
-        e = cuda::sm90::make_tensor_map(&maps[i], t, false, kD, 1, kN, 1, kN);
+const char* run_sm90_layer_probe(int head_dim, const void* q, const void* k, const void* v,
+                                 float* s_out, float* o_out) {
+    static_assert(sizeof(kProbeHeadDims) / sizeof(int) == 3, "one case per probe head dim");
+    cudaError_t e = cudaErrorInvalidValue;
+    switch (head_dim) {
+        case 96: e = launch_probe<96>(q, k, v, s_out, o_out); break;
+        case 128: e = launch_probe<128>(q, k, v, s_out, o_out); break;
+        case 192: e = launch_probe<192>(q, k, v, s_out, o_out); break;
+        default: break;
     }
-    const int smem = 6 * kSlab + ptx::kSwizzlePeriod;
-    if (e == cudaSuccess)
-        e = cudaFuncSetAttribute(probe_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (e == cudaSuccess) {
-        probe_kernel<<<1, 128, smem>>>(maps[0], maps[1], maps[2], s_out, o_out);
-        e = cudaGetLastError();
-    }
-    if (e == cudaSuccess) e = cudaDeviceSynchronize();
     return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 

@@ -74,10 +74,10 @@ std::vector<Case> forward_cases() {
     // More (batch, head) tiles than a GPU has SMs, so each persistent CTA of the sm_90a kernel
     // walks several; causal with seqlen_q - seqlen_k above a tile's rows leaves tiles whose
     // rows see no key among them.
-    for (int d : {64, 128, 256})
+    for (int d : {64, 96, 128, 192, 256})
         for (bool causal : {false, true}) {
             Case c;
-            c.dtype = d == 128 ? FLASH_ATTN_DTYPE_F16 : FLASH_ATTN_DTYPE_BF16;
+            c.dtype = d % 128 == 0 ? FLASH_ATTN_DTYPE_F16 : FLASH_ATTN_DTYPE_BF16;
             c.head_dim = d;
             c.causal = causal;
             c.batch = 3;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/half.h"
@@ -13,11 +14,10 @@
 namespace flashattn::test {
 namespace {
 
-TEST(Sm90Layer, TmaWgmmaMatchHost) {
 #if FLASHATTN_TEST_SM90
-    if (!backend_usable(Backend::CUDA) || !sm90_probe_device())
-        GTEST_SKIP() << "needs an sm_90 GPU";
-    constexpr int N = kProbeRows, D = kProbeCols;
+// S and O of the probe at one head dim D against the host, on fresh small integers.
+void check_probe(int D) {
+    constexpr int N = kProbeRows;
     const uint64_t seed = fresh_seed();
     std::mt19937_64 rng(seed);
     std::uniform_int_distribution<int> small(-3, 3);
@@ -36,7 +36,7 @@ TEST(Sm90Layer, TmaWgmmaMatchHost) {
     dq.upload(qh.data());
     dk.upload(kh.data());
     dv.upload(vh.data());
-    const char* err = run_sm90_layer_probe(dq.get(), dk.get(), dv.get(),
+    const char* err = run_sm90_layer_probe(D, dq.get(), dk.get(), dv.get(),
                                            static_cast<float*>(ds.get()),
                                            static_cast<float*>(dout.get()));
     ASSERT_EQ(err, nullptr) << err;
@@ -44,7 +44,7 @@ TEST(Sm90Layer, TmaWgmmaMatchHost) {
     ds.download(s.data());
     dout.download(o.data());
 
-    // |S| <= 128 * 9 and |O| <= 64 * 1152 * 3: integers that f16 (S) and f32 (O) hold exactly.
+    // |S| <= 192 * 9 and |O| <= 64 * 1728 * 3: integers that f16 (S) and f32 (O) hold exactly.
     int bad = 0;
     for (int i = 0; i < N; ++i)
         for (int j = 0; j < N; ++j) {
@@ -61,6 +61,17 @@ TEST(Sm90Layer, TmaWgmmaMatchHost) {
                 ADD_FAILURE() << "O[" << i << "][" << d << "] = " << o[i * D + d] << ", want " << ref;
         }
     EXPECT_EQ(bad, 0) << "seed " << seed;
+}
+#endif
+
+TEST(Sm90Layer, TmaWgmmaMatchHost) {
+#if FLASHATTN_TEST_SM90
+    if (!backend_usable(Backend::CUDA) || !sm90_probe_device())
+        GTEST_SKIP() << "needs an sm_90 GPU";
+    for (const int D : kProbeHeadDims) {
+        SCOPED_TRACE("head_dim " + std::to_string(D));
+        check_probe(D);
+    }
 #else
     GTEST_SKIP() << "the sm_90a kernels are not compiled in this build";
 #endif

@@ -30,7 +30,7 @@ cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream);
 #if FLASHATTN_HAVE_SM90
 namespace sm90 {
 template <typename T, int kD>
-cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
+cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream);
 }  // namespace sm90
 #endif
 
@@ -233,34 +233,41 @@ cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) 
 
 // The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs TMA can
 // describe; everything else runs on the sm_80 kernels. FLASHATTN_DISABLE_SM90=1 forces the
-// sm_80 kernels (the tests run both on a Hopper GPU).
+// sm_80 kernels (the tests run both on a Hopper GPU). Returns the device's multiprocessor
+// count, the persistent kernel's grid, when the sm_90a kernel applies, else 0.
 #if FLASHATTN_HAVE_SM90
-bool use_sm90(const Shape& s, const AttnParams& p, int device) {
+int sm90_grid(const Shape& s, const AttnParams& p, int device) {
     const auto* dims = std::end(sm90::kHeadDims);
     if (s.dtype == DType::F32 ||
         std::find(std::begin(sm90::kHeadDims), dims, s.head_dim) == dims)
-        return false;
+        return 0;
     const char* off = std::getenv("FLASHATTN_DISABLE_SM90");
-    if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return false;
-    int major = 0, minor = 0;
+    if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return 0;
+    const int rows = 64 * sm90::fwd_consumers(static_cast<int>(s.head_dim));
+    if (sm90::fwd_units(s.seqlen_q, rows, s.heads_q, s.batch) > INT32_MAX) return 0;
+    int major = 0, minor = 0, sms = 0;
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
         cudaGetLastError();
-        return false;
+        return 0;
     }
-    return major == 9 && minor == 0 && s.heads_q <= 65535 &&
-           sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
-           sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
-           sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k);
+    const bool ok = major == 9 && minor == 0 &&
+                    sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
+                    sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
+                    sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k);
+    return ok ? sms : 0;
 }
 
 template <typename T>
-cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, cudaStream_t st) {
-    static_assert(std::size(sm90::kHeadDims) == 3, "one case per sm90 head dim");
+cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, int sms, cudaStream_t st) {
+    static_assert(std::size(sm90::kHeadDims) == 5, "one case per sm90 head dim");
     switch (d) {
-        case 64: return sm90::launch_fwd<T, 64>(p, st);
-        case 128: return sm90::launch_fwd<T, 128>(p, st);
-        default: return sm90::launch_fwd<T, 256>(p, st);
+        case 64: return sm90::launch_fwd<T, 64>(p, sms, st);
+        case 96: return sm90::launch_fwd<T, 96>(p, sms, st);
+        case 128: return sm90::launch_fwd<T, 128>(p, sms, st);
+        case 192: return sm90::launch_fwd<T, 192>(p, sms, st);
+        default: return sm90::launch_fwd<T, 256>(p, sms, st);
     }
 }
 #endif
@@ -268,9 +275,9 @@ cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, cudaStream_t st) {
 // The forward kernel for a validated problem on `device`.
 cudaError_t launch_forward(const Shape& s, const FwdParams& p, int device, cudaStream_t st) {
 #if FLASHATTN_HAVE_SM90
-    if (use_sm90(s, p, device)) {
-        return s.dtype == DType::BF16 ? run_fwd_sm90<__nv_bfloat16>(s.head_dim, p, st)
-                                      : run_fwd_sm90<__half>(s.head_dim, p, st);
+    if (const int sms = sm90_grid(s, p, device)) {
+        return s.dtype == DType::BF16 ? run_fwd_sm90<__nv_bfloat16>(s.head_dim, p, sms, st)
+                                      : run_fwd_sm90<__half>(s.head_dim, p, sms, st);
     }
 #else
     (void)device;

@@ -2,5 +2,5 @@
 #include "cuda/sm90/launch.cuh"
 
 namespace flashattn::cuda::sm90 {
-template cudaError_t launch_fwd<__nv_bfloat16, 128>(const FwdParams&, cudaStream_t);
+template cudaError_t launch_fwd<__nv_bfloat16, 128>(const FwdParams&, int, cudaStream_t);
 }  // namespace flashattn::cuda::sm90

@@ -10,7 +10,8 @@
 // registers in the A layout), waits for S_n only, and runs the online softmax while the
 // product with V is still in flight. The consumers take turns issuing (named barriers, in a
 // ring), so the tensor cores work on one's products while another runs its softmax.
-// Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors).
+// Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors);
+// at D = 96 the second slab's last 32 columns are TMA's zero fill, never read by a wgmma.
 #pragma once
 
 #include <cuda.h>
@@ -28,11 +29,12 @@
 namespace flashattn::cuda::sm90 {
 
 constexpr int kSlabBytes = 128;  // one row of a 64-column slab
+constexpr int kMaxSmem = 227 * 1024;  // dynamic shared memory of one sm_90 CTA
 
 template <int kD>
 struct FwdSmem {
     using Tn = FwdTuning<kD>;
-    static constexpr int kSlabs = kD / 64;
+    static constexpr int kSlabs = (kD + 63) / 64;
     static constexpr int kQBytes = kSlabs * Tn::kRows * kSlabBytes;
     static constexpr int kKvBytes = kSlabs * Tn::kCols * kSlabBytes;  // one K or V stage
     static constexpr int kQ = 0;
@@ -40,6 +42,7 @@ struct FwdSmem {
     static constexpr int kV = kK + Tn::kStages * kKvBytes;
     // The kernel aligns the dynamic buffer up to the swizzle period.
     static constexpr int kBytes = kV + Tn::kStages * kKvBytes + ptx::kSwizzlePeriod;
+    static_assert(kBytes <= kMaxSmem, "the tiles fit the shared memory of one CTA");
     static_assert(kQBytes % ptx::kSwizzlePeriod == 0 && kKvBytes % ptx::kSwizzlePeriod == 0,
                   "swizzled tiles stay aligned");
 };
@@ -90,7 +93,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
 
     const int m_blocks = (p.seqlen_q + kRows - 1) / kRows;
     const int pairs = (m_blocks + 1) / 2;
-    const int units = pairs * p.heads_q * p.batch;
+    const int units = static_cast<int>(fwd_units(p.seqlen_q, kRows, p.heads_q, p.batch));
     const int wg = threadIdx.x / 128;
 
     if (threadIdx.x == 0) {

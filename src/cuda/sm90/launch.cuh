@@ -13,8 +13,9 @@
 
 namespace flashattn::cuda::sm90 {
 
+// sms: the device's multiprocessor count, the persistent grid's width.
 template <typename T, int kD>
-cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
+cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream) {
     using Tn = FwdTuning<kD>;
     constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
     CUtensorMap tq, tk, tv;
@@ -31,13 +32,8 @@ cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
     // Persistent: one CTA per SM (the shared memory allows no more) walks units of two query
     // blocks (fwd_kernel.cuh), so its producer loads the next tile while the consumers finish
     // the last one.
-    const int64_t m_blocks = (p.seqlen_q + Tn::kRows - 1) / Tn::kRows;
-    const int64_t units = (m_blocks + 1) / 2 * p.heads_q * p.batch;
-    int device = 0, sms = 0;
-    if (cudaError_t e = cudaGetDevice(&device)) return e;
-    if (cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device))
-        return e;
-    const int64_t grid = std::min<int64_t>(units, sms);
+    const int64_t grid =
+        std::min<int64_t>(fwd_units(p.seqlen_q, Tn::kRows, p.heads_q, p.batch), sms);
     if (grid == 0) return cudaSuccess;
     kernel<<<static_cast<unsigned>(grid), Tn::kThreads, kSmem, stream>>>(tq, tk, tv, p);
     return cudaGetLastError();

@@ -4,21 +4,27 @@
 // the H200 (BENCHMARKS.md, "sm_90a forward: what was tried").
 #pragma once
 
+#include <cstdint>
+
 namespace flashattn::cuda::sm90 {
 
 // Head dims with an sm_90a kernel; others run on the sm_80 kernels.
-constexpr int kHeadDims[] = {64, 128, 256};
+constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
+
+// D = 64 has the least tensor work per exponential: a third consumer keeps the softmax
+// covered (measured 1.06-1.10x two consumers at N >= 4k, H200). A function so dispatch can
+// size the schedule of a runtime head dim.
+__host__ __device__ constexpr int fwd_consumers(int d) { return d == 64 ? 3 : 2; }
 
 template <int kD>
 struct FwdTuning {
-    // D = 64 has the least tensor work per exponential: a third consumer keeps the softmax
-    // covered (measured 1.06-1.10x two consumers at N >= 4k, H200).
-    static constexpr int kConsumers = kD == 64 ? 3 : 2;
+    static constexpr int kConsumers = fwd_consumers(kD);
     static constexpr int kRows = 64 * kConsumers;  // query rows per CTA
     // Keys per step: S (kCols / 2 f32 registers per thread) must fit beside O (kD / 2) and
-    // the P fragments (kCols / 4) under the consumers' registers. 80 at D = 256 fills the
-    // shared memory; wider steps at D = 64 or 128 lost at N = 1k (padding) and gained < 3%.
-    static constexpr int kCols = kD == 256 ? 80 : 128;
+    // the P fragments (kCols / 4) under the consumers' registers, and two stages of K and V
+    // beside Q in shared memory: 112 at D = 192 and 80 at D = 256 fill it. Wider steps at
+    // D = 64 or 128 lost at N = 1k (padding) and gained < 3%.
+    static constexpr int kCols = kD == 256 ? 80 : kD == 192 ? 112 : 128;
     static constexpr int kStages = 2;  // 3 measured no faster at D = 64 and 128
     static constexpr int kThreads = 128 * (kConsumers + 1);
     // Register split of setmaxnreg (multiples of 8): what the warpgroups hold after it may
@@ -28,8 +34,17 @@ struct FwdTuning {
     static_assert(128 * (kProducerRegs + kConsumers * kConsumerRegs) <=
                       kThreads * (65536 / kThreads / 8 * 8),
                   "the register split fits what the CTA holds at launch");
-    static_assert(kD % 64 == 0, "TMA moves 64-column (128-byte) slabs");
+    // TMA moves 64-column (128-byte) slabs; a partial last slab (D = 96) is zero-filled.
+    static_assert(kD % 32 == 0, "whole 16-column wgmma k-steps, at most one partial slab");
     static_assert(kCols % 16 == 0 && kCols <= 256, "whole wgmma k-steps; one wgmma n-extent");
 };
+
+// The persistent schedule (fwd_kernel.cuh): work units pair two query blocks of rows rows of
+// one (batch, head). The launcher sizes its grid by this count, the kernel walks it, and
+// dispatch keeps it within an int.
+__host__ __device__ constexpr int64_t fwd_units(int64_t seqlen_q, int rows, int64_t heads_q,
+                                                int64_t batch) {
+    return ((seqlen_q + rows - 1) / rows + 1) / 2 * heads_q * batch;
+}
 
 }  // namespace flashattn::cuda::sm90
