@@ -231,19 +231,20 @@ cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) 
     }
 }
 
-// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs TMA can
-// describe; everything else runs on the sm_80 kernels. FLASHATTN_DISABLE_SM90=1 forces the
-// sm_80 kernels (the tests run both on a Hopper GPU). Returns the device's multiprocessor
-// count, the persistent kernel's grid, when the sm_90a kernel applies, else 0.
+// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs (and
+// output, where it is TMA-stored) TMA can describe; everything else runs on the sm_80 kernels.
+// FLASHATTN_DISABLE_SM90=1 forces the sm_80 kernels (the tests run both on a Hopper GPU).
+// Returns the device's multiprocessor count, the persistent kernel's grid, when the sm_90a
+// kernel applies, else 0.
 #if FLASHATTN_HAVE_SM90
-int sm90_grid(const Shape& s, const AttnParams& p, int device) {
+int sm90_grid(const Shape& s, const FwdParams& p, int device) {
     const auto* dims = std::end(sm90::kHeadDims);
     if (s.dtype == DType::F32 ||
         std::find(std::begin(sm90::kHeadDims), dims, s.head_dim) == dims)
         return 0;
     const char* off = std::getenv("FLASHATTN_DISABLE_SM90");
     if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return 0;
-    const int rows = 64 * sm90::fwd_consumers(static_cast<int>(s.head_dim));
+    const int rows = 64 * sm90::fwd_consumers(static_cast<int>(s.head_dim), s.causal, s.seqlen_q);
     if (sm90::fwd_units(s.seqlen_q, rows, s.heads_q, s.batch) > INT32_MAX) return 0;
     int major = 0, minor = 0, sms = 0;
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
@@ -255,7 +256,10 @@ int sm90_grid(const Shape& s, const AttnParams& p, int device) {
     const bool ok = major == 9 && minor == 0 &&
                     sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
                     sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
-                    sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k);
+                    sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k) &&
+                    (!sm90::fwd_tma_store(static_cast<int>(s.head_dim)) || p.out == nullptr ||
+                     sm90::tma_strides_ok(TensorArg{p.out, p.out_batch, p.out_seq, p.out_head},
+                                          s.batch, s.seqlen_q, s.heads_q));
     return ok ? sms : 0;
 }
 

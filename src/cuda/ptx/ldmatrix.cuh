@@ -1,4 +1,5 @@
-// ldmatrix: a warp loads four 8x8 matrices of 16-bit elements from shared memory.
+// ldmatrix / stmatrix: a warp loads (stores) four 8x8 matrices of 16-bit elements from (to)
+// shared memory.
 //
 // Lane l supplies the address of one 16-byte row: row l % 8 of matrix l / 8. Afterwards
 // register i of every lane holds two elements of matrix i: plain, lane l gets row l / 4,
@@ -28,6 +29,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* row
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(smem_addr(row_addr)));
+}
+
+// stmatrix (sm_90): the inverse of the plain ldmatrix_x4, from the same fragments to the same
+// row addresses.
+__device__ __forceinline__ void stmatrix_x4(void* row_addr, const uint32_t r[4]) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n"
+                 ::"r"(smem_addr(row_addr)), "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+                 : "memory");
 }
 
 }  // namespace flashattn::cuda::ptx

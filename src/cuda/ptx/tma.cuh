@@ -1,5 +1,5 @@
-// Hopper (sm_90a) asynchronous copies and their synchronization: mbarriers, TMA tensor loads,
-// and register reallocation between warpgroups.
+// Hopper (sm_90a) asynchronous copies and their synchronization: mbarriers, TMA tensor loads
+// and stores, and register reallocation between warpgroups.
 //
 // mbarrier protocol used by the kernels. A "full" barrier (arrival count 1) is armed by the
 // producer with arrive.expect_tx(bytes) before it issues the TMA copies that signal it; it
@@ -63,6 +63,35 @@ __device__ __forceinline__ void tma_load_4d(void* smem, const void* tmap, uint64
         "l"(reinterpret_cast<uint64_t>(tmap)), "r"(c0), "r"(c1), "r"(c2), "r"(c3),
         "r"(smem_addr(bar))
         : "memory");
+}
+
+// A 4-d tile copy shared -> global through the tensor map (same box and swizzle as a load);
+// rows and columns out of bounds are not written. The copies a thread issued since its last
+// commit form one bulk group.
+__device__ __forceinline__ void tma_store_4d(const void* tmap, const void* smem, int c0, int c1,
+                                             int c2, int c3) {
+    asm volatile(
+        "cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n"
+        ::"l"(reinterpret_cast<uint64_t>(tmap)), "r"(smem_addr(smem)), "r"(c0), "r"(c1), "r"(c2),
+        "r"(c3)
+        : "memory");
+}
+__device__ __forceinline__ void bulk_commit() {
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+}
+// Waits until this thread's bulk groups have read their shared-memory source (the buffer
+// may be rewritten), or, without kReadOnly, until their writes are complete.
+template <bool kReadOnly>
+__device__ __forceinline__ void bulk_wait_all() {
+    if constexpr (kReadOnly)
+        asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+    else
+        asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+}
+// Makes this thread's ordinary shared-memory writes visible to the async proxy (a TMA store
+// that follows a barrier).
+__device__ __forceinline__ void fence_proxy_async_shared() {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
 // Named barriers (ids 1..15; 0 is __syncthreads) order warpgroups among themselves:

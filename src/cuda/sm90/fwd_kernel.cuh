@@ -12,6 +12,9 @@
 // ring), so the tensor cores work on one's products while another runs its softmax.
 // Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors);
 // at D = 96 the second slab's last 32 columns are TMA's zero fill, never read by a wgmma.
+// The epilogue normalizes O and, where shared memory allows (fwd_tma_store), writes it with
+// stmatrix into a swizzled staging tile per consumer that one thread stores by TMA while the
+// consumers go on; otherwise each thread stores its fragments.
 #pragma once
 
 #include <cuda.h>
@@ -31,17 +34,21 @@ namespace flashattn::cuda::sm90 {
 constexpr int kSlabBytes = 128;  // one row of a 64-column slab
 constexpr int kMaxSmem = 227 * 1024;  // dynamic shared memory of one sm_90 CTA
 
-template <int kD>
+template <int kD, int kConsumers>
 struct FwdSmem {
-    using Tn = FwdTuning<kD>;
+    using Tn = FwdTuning<kD, kConsumers>;
     static constexpr int kSlabs = (kD + 63) / 64;
     static constexpr int kQBytes = kSlabs * Tn::kRows * kSlabBytes;
     static constexpr int kKvBytes = kSlabs * Tn::kCols * kSlabBytes;  // one K or V stage
+    static constexpr bool kStageO = fwd_tma_store(kD);
+    static constexpr int kOWgBytes = kSlabs * 64 * kSlabBytes;  // one consumer's 64 rows of O
     static constexpr int kQ = 0;
     static constexpr int kK = kQ + kQBytes;
     static constexpr int kV = kK + Tn::kStages * kKvBytes;
+    static constexpr int kO = kV + Tn::kStages * kKvBytes;
     // The kernel aligns the dynamic buffer up to the swizzle period.
-    static constexpr int kBytes = kV + Tn::kStages * kKvBytes + ptx::kSwizzlePeriod;
+    static constexpr int kBytes =
+        kO + (kStageO ? kConsumers * kOWgBytes : 0) + ptx::kSwizzlePeriod;
     static_assert(kBytes <= kMaxSmem, "the tiles fit the shared memory of one CTA");
     static_assert(kQBytes % ptx::kSwizzlePeriod == 0 && kKvBytes % ptx::kSwizzlePeriod == 0,
                   "swizzled tiles stay aligned");
@@ -72,17 +79,20 @@ __device__ __forceinline__ FwdTile fwd_tile(const AttnParams& p, int unit, int h
     return {bh / p.heads_q, bh % p.heads_q, m_block * rows};
 }
 
-// Named barriers of the consumer ping-pong: consumer c waits on kPingPong + c before issuing
-// its wgmma, then signals the next consumer's.
+// Named barriers: consumer c of the ping-pong waits on kPingPong + c before issuing its
+// wgmma, then signals the next consumer's; kEpilogue + c orders its own warps around the O
+// staging tile.
 constexpr int kPingPong = 1;
+constexpr int kEpilogue = kPingPong + 3;
 
-template <typename T, int kD>
-__global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
+template <typename T, int kD, int kConsumers>
+__global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     fwd_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_k,
-               const __grid_constant__ CUtensorMap tm_v, const FwdParams p) {
+               const __grid_constant__ CUtensorMap tm_v, const __grid_constant__ CUtensorMap tm_o,
+               const FwdParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using Tn = FwdTuning<kD>;
-    using L = FwdSmem<kD>;
+    using Tn = FwdTuning<kD, kConsumers>;
+    using L = FwdSmem<kD, kConsumers>;
     constexpr int kRows = Tn::kRows, kCols = Tn::kCols, kStages = Tn::kStages;
     constexpr int kSlabs = L::kSlabs;
 
@@ -155,7 +165,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
     const float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
     const bool negative_scale = p.softmax_scale < 0.0f;
     const unsigned char* sQ = smem + L::kQ + 64 * c * kSlabBytes;
-    T* out = static_cast<T*>(p.out);
+    unsigned char* sO = smem + L::kO + c * L::kOWgBytes;
     constexpr int kPair = 256;  // a consumer's sync meets its predecessor's arrive
     const int next = (c + 1) % Tn::kConsumers;
 
@@ -258,26 +268,56 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kThreads, 1)
             it += steps;
         }
 
-        // Epilogue: normalize, store this thread's column pairs of rows row_a and row_a + 8,
-        // LSE.
+        // Epilogue: normalize rows row_a and row_a + 8, store them, LSE.
+        float inv[2];
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = row_a + 8 * h;
             const float lsum = ptx::quad_sum(l[h]);
+            inv[h] = lsum > 0.0f ? 1.0f / lsum : 0.0f;
             if (row >= p.seqlen_q) continue;
-            const float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
-            if (out != nullptr)
-                store_row<kD / 8>(o, h, inv,
-                                  out + w.b * p.out_batch + int64_t(row) * p.out_seq +
+            if (!L::kStageO && p.out != nullptr)
+                store_row<kD / 8>(o, h, inv[h],
+                                  static_cast<T*>(p.out) + w.b * p.out_batch + int64_t(row) * p.out_seq +
                                       int64_t(w.head) * p.out_head,
                                   kD, lane);
             if (p.lse != nullptr && lane % 4 == 0)
                 p.lse[(int64_t(w.b) * p.heads_q + w.head) * p.seqlen_q + row] =
                     row_lse(m[h], lsum);
         }
+        // (A forward that recomputes the LSE for the backward writes no output.)
+        if (L::kStageO && p.out != nullptr) {
+            // The previous tile's store has read the staging tile; then each warp writes its 16
+            // rows (16 x 16 blocks, n-tiles 2j and 2j + 1, in the swizzled slab layout), and
+            // one thread stores the 64 rows (TMA drops those past seqlen_q).
+            if (t == 0) ptx::bulk_wait_all<true>();
+            ptx::named_barrier_sync(kEpilogue + c, 128);
+            const int mi = lane / 8, srow = 16 * warp + 8 * (mi & 1) + lane % 8;
+#pragma unroll
+            for (int j = 0; j < kD / 16; ++j) {
+                const uint32_t r[4] = {
+                    ptx::pack2<T>(o[2 * j][0] * inv[0], o[2 * j][1] * inv[0]),
+                    ptx::pack2<T>(o[2 * j][2] * inv[1], o[2 * j][3] * inv[1]),
+                    ptx::pack2<T>(o[2 * j + 1][0] * inv[0], o[2 * j + 1][1] * inv[0]),
+                    ptx::pack2<T>(o[2 * j + 1][2] * inv[1], o[2 * j + 1][3] * inv[1])};
+                const int nt = 2 * j + (mi >> 1);  // this lane's row address is in n-tile nt
+                ptx::stmatrix_x4(sO + (nt / 8) * 64 * kSlabBytes + srow * kSlabBytes +
+                                     (((nt % 8) ^ (srow % 8)) * 16),
+                                 r);
+            }
+            ptx::fence_proxy_async_shared();
+            ptx::named_barrier_sync(kEpilogue + c, 128);
+            if (t == 0 && wg_r0 < p.seqlen_q) {
+                for (int s = 0; s < kSlabs; ++s)
+                    ptx::tma_store_4d(&tm_o, sO + s * 64 * kSlabBytes, 64 * s, wg_r0, w.head, w.b);
+                ptx::bulk_commit();
+            }
+        }
     }
     // The last consumer's final arrival (or, with no work, the opening one) is still pending.
     if (c == 0) ptx::named_barrier_sync(kPingPong + 0, kPair);
+    // The staging tile must outlive its last store's reads.
+    if (L::kStageO && t == 0) ptx::bulk_wait_all<false>();
 #endif
 }
 

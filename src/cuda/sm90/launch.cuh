@@ -13,10 +13,9 @@
 
 namespace flashattn::cuda::sm90 {
 
-// sms: the device's multiprocessor count, the persistent grid's width.
-template <typename T, int kD>
-cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream) {
-    using Tn = FwdTuning<kD>;
+template <typename T, int kD, int kConsumers>
+cudaError_t launch_fwd_tiles(const FwdParams& p, int sms, cudaStream_t stream) {
+    using Tn = FwdTuning<kD, kConsumers>;
     constexpr bool kBf16 = std::is_same_v<T, __nv_bfloat16>;
     CUtensorMap tq, tk, tv;
     if (cudaError_t e = make_tensor_map(&tq, p.q, kBf16, kD, p.batch, p.seqlen_q, p.heads_q, Tn::kRows))
@@ -25,8 +24,15 @@ cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream) {
         return e;
     if (cudaError_t e = make_tensor_map(&tv, p.v, kBf16, kD, p.batch, p.seqlen_k, p.heads_k, Tn::kCols))
         return e;
-    constexpr int kSmem = FwdSmem<kD>::kBytes;
-    auto kernel = fwd_kernel<T, kD>;
+    // Each consumer stores its 64 rows; unused without the staging tile or an output.
+    CUtensorMap to{};
+    if (FwdSmem<kD, kConsumers>::kStageO && p.out != nullptr) {
+        const TensorArg out{p.out, p.out_batch, p.out_seq, p.out_head};
+        if (cudaError_t e = make_tensor_map(&to, out, kBf16, kD, p.batch, p.seqlen_q, p.heads_q, 64))
+            return e;
+    }
+    constexpr int kSmem = FwdSmem<kD, kConsumers>::kBytes;
+    auto kernel = fwd_kernel<T, kD, kConsumers>;
     if (cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem))
         return e;
     // Persistent: one CTA per SM (the shared memory allows no more) walks units of two query
@@ -35,8 +41,19 @@ cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream) {
     const int64_t grid =
         std::min<int64_t>(fwd_units(p.seqlen_q, Tn::kRows, p.heads_q, p.batch), sms);
     if (grid == 0) return cudaSuccess;
-    kernel<<<static_cast<unsigned>(grid), Tn::kThreads, kSmem, stream>>>(tq, tk, tv, p);
+    kernel<<<static_cast<unsigned>(grid), Tn::kThreads, kSmem, stream>>>(tq, tk, tv, to, p);
     return cudaGetLastError();
+}
+
+// sms: the device's multiprocessor count, the persistent grid's width. The consumer count
+// (tuning.h) is chosen here; only D = 64 has two kernels.
+template <typename T, int kD>
+cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream) {
+    if constexpr (kD == 64) {
+        if (fwd_consumers(kD, p.causal, p.seqlen_q) == 3)
+            return launch_fwd_tiles<T, kD, 3>(p, sms, stream);
+    }
+    return launch_fwd_tiles<T, kD, 2>(p, sms, stream);
 }
 
 }  // namespace flashattn::cuda::sm90

@@ -11,14 +11,21 @@ namespace flashattn::cuda::sm90 {
 // Head dims with an sm_90a kernel; others run on the sm_80 kernels.
 constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
 
-// D = 64 has the least tensor work per exponential: a third consumer keeps the softmax
-// covered (measured 1.06-1.10x two consumers at N >= 4k, H200). A function so dispatch can
-// size the schedule of a runtime head dim.
-__host__ __device__ constexpr int fwd_consumers(int d) { return d == 64 ? 3 : 2; }
+// Consumer warpgroups for a problem, chosen at launch. D = 64 has the least tensor work per
+// exponential: a third consumer keeps the softmax covered (1.06-1.15x two consumers at
+// N >= 4k, H200), but its 192-row tiles waste work on short causal problems, where two win
+// (1.15x at N = 1k, 1.01-1.03x at 2k; BENCHMARKS.md).
+__host__ __device__ constexpr int fwd_consumers(int d, bool causal, int64_t seqlen_q) {
+    return d == 64 && !(causal && seqlen_q <= 2048) ? 3 : 2;
+}
 
-template <int kD>
+// Whether the epilogue stages O in shared memory for TMA stores (FwdSmem): where it fits beside
+// Q and the K/V ring, D <= 128; larger head dims store from registers.
+__host__ __device__ constexpr bool fwd_tma_store(int d) { return d <= 128; }
+
+template <int kD, int kConsumersArg>
 struct FwdTuning {
-    static constexpr int kConsumers = fwd_consumers(kD);
+    static constexpr int kConsumers = kConsumersArg;
     static constexpr int kRows = 64 * kConsumers;  // query rows per CTA
     // Keys per step: S (kCols / 2 f32 registers per thread) must fit beside O (kD / 2) and
     // the P fragments (kCols / 4) under the consumers' registers, and two stages of K and V
