@@ -83,7 +83,7 @@ __device__ __forceinline__ FwdTile fwd_tile(const AttnParams& p, int unit, int h
 // wgmma, then signals the next consumer's; kEpilogue + c orders its own warps around the O
 // staging tile.
 constexpr int kPingPong = 1;
-constexpr int kEpilogue = kPingPong + 3;
+constexpr int kEpilogue = kPingPong + 3;  // after the ping-pong ids of up to three consumers
 
 template <typename T, int kD, int kConsumers>
 __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
@@ -95,6 +95,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     using L = FwdSmem<kD, kConsumers>;
     constexpr int kRows = Tn::kRows, kCols = Tn::kCols, kStages = Tn::kStages;
     constexpr int kSlabs = L::kSlabs;
+    static_assert(kConsumers <= kEpilogue - kPingPong && kEpilogue + kConsumers <= 16,
+                  "distinct named barrier ids, 1..15");
 
     extern __shared__ unsigned char smem_raw[];
     unsigned char* smem = ptx::align_to_swizzle_period(smem_raw);
@@ -165,6 +167,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     const float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
     const bool negative_scale = p.softmax_scale < 0.0f;
     const unsigned char* sQ = smem + L::kQ + 64 * c * kSlabBytes;
+    T* out = static_cast<T*>(p.out);  // null in a forward that only recomputes the LSE
     unsigned char* sO = smem + L::kO + c * L::kOWgBytes;
     constexpr int kPair = 256;  // a consumer's sync meets its predecessor's arrive
     const int next = (c + 1) % Tn::kConsumers;
@@ -276,17 +279,16 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             const float lsum = ptx::quad_sum(l[h]);
             inv[h] = lsum > 0.0f ? 1.0f / lsum : 0.0f;
             if (row >= p.seqlen_q) continue;
-            if (!L::kStageO && p.out != nullptr)
+            if (!L::kStageO && out != nullptr)
                 store_row<kD / 8>(o, h, inv[h],
-                                  static_cast<T*>(p.out) + w.b * p.out_batch + int64_t(row) * p.out_seq +
+                                  out + w.b * p.out_batch + int64_t(row) * p.out_seq +
                                       int64_t(w.head) * p.out_head,
                                   kD, lane);
             if (p.lse != nullptr && lane % 4 == 0)
                 p.lse[(int64_t(w.b) * p.heads_q + w.head) * p.seqlen_q + row] =
                     row_lse(m[h], lsum);
         }
-        // (A forward that recomputes the LSE for the backward writes no output.)
-        if (L::kStageO && p.out != nullptr) {
+        if (L::kStageO && out != nullptr) {
             // The previous tile's store has read the staging tile; then each warp writes its 16
             // rows (16 x 16 blocks, n-tiles 2j and 2j + 1, in the swizzled slab layout), and
             // one thread stores the 64 rows (TMA drops those past seqlen_q).
