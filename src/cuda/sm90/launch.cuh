@@ -1,6 +1,6 @@
 // Launcher of the sm_90a forward kernel, one per (dtype, head dim), explicitly instantiated by
 // the generated files in src/cuda/instantiations/ and called by dispatch.cu for problems that
-// its use_sm90() accepts.
+// its sm90_grid() accepts.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,7 +1,7 @@
 // Tile shapes of the sm_90a forward kernel, per head dim, in one place. A CTA is one producer
 // warpgroup (TMA) and kConsumers consumer warpgroups of 64 query rows each; K and V stream
 // through a ring of kStages buffers of kCols keys. The choices were measured side by side on
-// the H200 (BENCHMARKS.md, "sm_90a forward: what was tried").
+// the H200 (BENCHMARKS.md, "What was tried").
 #pragma once
 
 #include <cstdint>
@@ -12,9 +12,9 @@ namespace flashattn::cuda::sm90 {
 constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
 
 // Consumer warpgroups for a problem, chosen at launch. D = 64 has the least tensor work per
-// exponential: a third consumer keeps the softmax covered (1.06-1.15x two consumers at
+// exponential: a third consumer keeps the softmax covered (1.08-1.16x two consumers at
 // N >= 4k, H200), but its 192-row tiles waste work on short causal problems, where two win
-// (1.15x at N = 1k, 1.01-1.03x at 2k; BENCHMARKS.md).
+// (1.12-1.15x at N = 1k, 1.01-1.03x at 2k; BENCHMARKS.md).
 __host__ __device__ constexpr int fwd_consumers(int d, bool causal, int64_t seqlen_q) {
     return d == 64 && !(causal && seqlen_q <= 2048) ? 3 : 2;
 }
