@@ -89,6 +89,21 @@ std::vector<Case> forward_cases() {
             c.seqlen_k = causal ? 40 : 200;
             cases.push_back(c);
         }
+    // Several key steps per tile and two tiles per persistent work unit at the larger head
+    // dims: the sm_90a kernel carries a tile's last P V and epilogue into the next tile.
+    for (int d : {96, 128, 192, 256})
+        for (bool causal : {false, true}) {
+            Case c;
+            c.dtype = d % 128 == 0 ? FLASH_ATTN_DTYPE_BF16 : FLASH_ATTN_DTYPE_F16;
+            c.head_dim = d;
+            c.causal = causal;
+            c.batch = 1;
+            c.heads_q = 2;
+            c.heads_k = 1;
+            c.seqlen_q = causal ? 1100 : 1000;
+            c.seqlen_k = causal ? 1000 : 1100;
+            cases.push_back(c);
+        }
     // Long enough that causal D = 64 runs the sm_90a kernel's three-consumer tiles (short
     // causal problems run two); seqlen_k > seqlen_q shifts the diagonal.
     for (int dt : {FLASH_ATTN_DTYPE_F16, FLASH_ATTN_DTYPE_BF16}) {

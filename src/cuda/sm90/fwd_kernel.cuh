@@ -42,13 +42,18 @@ struct FwdSmem {
     static constexpr int kKvBytes = kSlabs * Tn::kCols * kSlabBytes;  // one K or V stage
     static constexpr bool kStageO = fwd_tma_store(kD);
     static constexpr int kOWgBytes = kSlabs * 64 * kSlabBytes;  // one consumer's 64 rows of O
+    static constexpr int kOBytes = kStageO ? kConsumers * kOWgBytes : 0;
+    // Two Q buffers where they fit: the next tile's Q is loaded during this one, so the kernel
+    // pipelines across tiles (kCrossTile); otherwise each tile drains before the next.
+    static constexpr int kQBufs =
+        2 * kQBytes + 2 * Tn::kStages * kKvBytes + kOBytes + ptx::kSwizzlePeriod <= kMaxSmem ? 2 : 1;
+    static constexpr bool kCrossTile = kQBufs == 2;
     static constexpr int kQ = 0;
-    static constexpr int kK = kQ + kQBytes;
+    static constexpr int kK = kQ + kQBufs * kQBytes;
     static constexpr int kV = kK + Tn::kStages * kKvBytes;
     static constexpr int kO = kV + Tn::kStages * kKvBytes;
     // The kernel aligns the dynamic buffer up to the swizzle period.
-    static constexpr int kBytes =
-        kO + (kStageO ? kConsumers * kOWgBytes : 0) + ptx::kSwizzlePeriod;
+    static constexpr int kBytes = kO + kOBytes + ptx::kSwizzlePeriod;
     static_assert(kBytes <= kMaxSmem, "the tiles fit the shared memory of one CTA");
     static_assert(kQBytes % ptx::kSwizzlePeriod == 0 && kKvBytes % ptx::kSwizzlePeriod == 0,
                   "swizzled tiles stay aligned");
@@ -100,7 +105,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
 
     extern __shared__ unsigned char smem_raw[];
     unsigned char* smem = ptx::align_to_swizzle_period(smem_raw);
-    __shared__ uint64_t full_q, empty_q, full_k[kStages], full_v[kStages], empty_k[kStages],
+    __shared__ uint64_t full_q[L::kQBufs], empty_q[L::kQBufs], full_k[kStages], full_v[kStages], empty_k[kStages],
         empty_v[kStages];
 
     const int m_blocks = (p.seqlen_q + kRows - 1) / kRows;
@@ -109,8 +114,10 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     const int wg = threadIdx.x / 128;
 
     if (threadIdx.x == 0) {
-        ptx::mbarrier_init(&full_q, 1);
-        ptx::mbarrier_init(&empty_q, 4 * Tn::kConsumers);  // one arrival per consumer warp
+        for (int b = 0; b < L::kQBufs; ++b) {
+            ptx::mbarrier_init(&full_q[b], 1);
+            ptx::mbarrier_init(&empty_q[b], 4 * Tn::kConsumers);  // one arrival per consumer warp
+        }
         for (int s = 0; s < kStages; ++s) {
             ptx::mbarrier_init(&full_k[s], 1);
             ptx::mbarrier_init(&full_v[s], 1);
@@ -136,11 +143,14 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             const int hk = w.head / p.group;
             const int steps = key_steps(p, w.r0, kRows, kCols);
             if (steps == 0) continue;
-            ptx::mbarrier_wait(&empty_q, (qi++ & 1) ^ 1);  // the previous tile's Q is consumed
-            ptx::mbarrier_arrive_expect_tx(&full_q, L::kQBytes);
+            // The tile that last used this Q buffer has issued its last S.
+            const int qb = qi % L::kQBufs;
+            ptx::mbarrier_wait(&empty_q[qb], ((qi / L::kQBufs) & 1) ^ 1);
+            ++qi;
+            ptx::mbarrier_arrive_expect_tx(&full_q[qb], L::kQBytes);
             for (int s = 0; s < kSlabs; ++s)
-                ptx::tma_load_4d(smem + L::kQ + s * kRows * kSlabBytes, &tm_q, &full_q, 64 * s,
-                                 w.r0, w.head, w.b);
+                ptx::tma_load_4d(smem + L::kQ + qb * L::kQBytes + s * kRows * kSlabBytes, &tm_q,
+                                 &full_q[qb], 64 * s, w.r0, w.head, w.b);
             for (int n = 0; n < steps; ++n, ++it) {
                 const int st = it % kStages;
                 const uint32_t phase = (it / kStages) & 1;
@@ -159,14 +169,13 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         return;
     }
 
-    // Consumer c owns rows [r0 + 64 c, r0 + 64 c + 64) of a tile; this thread rows row_a and
-    // row_a + 8.
+    // Consumer c owns rows [r0 + 64 c, r0 + 64 c + 64) of a tile; this thread rows
+    // row0 + 16 warp + lane / 4 and 8 below.
     ptx::setmaxnreg_inc<Tn::kConsumerRegs>();
     const int c = wg - 1;
     const int t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
     const float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
     const bool negative_scale = p.softmax_scale < 0.0f;
-    const unsigned char* sQ = smem + L::kQ + 64 * c * kSlabBytes;
     T* out = static_cast<T*>(p.out);  // null in a forward that only recomputes the LSE
     unsigned char* sO = smem + L::kO + c * L::kOWgBytes;
     constexpr int kPair = 256;  // a consumer's sync meets its predecessor's arrive
@@ -175,118 +184,77 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     // Ping-pong: the consumers take turns, in a ring, issuing their wgmma, so one's softmax runs
     // while the tensor cores work on the others' products. Consumer 0 goes first.
     if (c == Tn::kConsumers - 1) ptx::named_barrier_arrive(kPingPong + 0, kPair);
+    auto turn_begin = [&] {
+        ptx::named_barrier_sync(kPingPong + c, kPair);
+        ptx::wgmma_fence();
+    };
+    auto turn_end = [&] { ptx::named_barrier_arrive(kPingPong + next, kPair); };
 
+    // State across tiles: `it` counts K/V steps (ring slot and parity), `qi` Q tiles. A tile
+    // whose last P V is not yet issued is pending: with two Q buffers (L::kCrossTile) that
+    // product goes out with the next tile's first S, and the pending tile's epilogue runs in
+    // the next tile's first softmax gap, so the tensor cores see no tile boundary.
     int it = 0, qi = 0;
-    for (int u = blockIdx.x; u < units; u += gridDim.x)
-    for (int half = 0; half < unit_tiles(u, pairs, m_blocks); ++half) {
-        const FwdTile w = fwd_tile(p, u, half, pairs, m_blocks, kRows);
-        const int steps = key_steps(p, w.r0, kRows, kCols);
-        const int wg_r0 = w.r0 + 64 * c;
-        const int row_a = wg_r0 + 16 * warp + lane / 4;
+    float o[kD / 8][4] = {};
+    uint32_t pa[kCols / 16][4];  // P of the previous step, the RS A operand
+    float m[2], l[2];
+    bool pending = false;
+    FwdTile wp{};
+    float inv_p[2];         // its rows' 1 / sum
+    bool first_p = false;   // its last P V is its first (one key step)
 
-        float o[kD / 8][4] = {};
-        float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-        if (steps > 0) {
-            ptx::mbarrier_wait(&full_q, qi++ & 1);
-            float s[kCols / 8][4];
-            uint32_t pa[kCols / 16][4];  // P of the previous step, the RS A operand
-            float alpha[2];
-            bool rescale = false;
-
-            // The pipeline, in phases: phase n issues S_n = Q K_n^T and O += P_{n-1} V_{n-1},
-            // then runs the softmax of S_n while P_{n-1} V_{n-1} is still in flight. The first
-            // and last phases are peeled so every wgmma of a phase is issued unconditionally.
-            auto slot = [&](int n) { return (it + n) % kStages; };
-            auto parity = [&](int n) { return uint32_t((it + n) / kStages) & 1; };
-            auto issue_qk = [&](int n) {
-                const unsigned char* sK = smem + L::kK + slot(n) * L::kKvBytes;
+    auto slot = [&](int n) { return (it + n) % kStages; };
+    auto parity = [&](int n) { return uint32_t((it + n) / kStages) & 1; };
+    // first: P_0 V_0 of a tile, which overwrites O (scale-d 0) rather than accumulating: with a
+    // pending tile O is not zeroed by other instructions (copies of wgmma accumulators at path
+    // merges make ptxas serialize the wgmma); without, the tile's start zeroes it.
+    auto issue_pv = [&](int n, bool first) {
+        const unsigned char* sV = smem + L::kV + slot(n) * L::kKvBytes;
+        ptx::fence_operands(o);
 #pragma unroll
-                for (int kk = 0; kk < kD / 16; ++kk) {
-                    const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
-                    const int koff = (kk / 4) * kCols * kSlabBytes + (kk % 4) * 32;
-                    ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024),
-                                             ptx::smem_desc(sK + koff, 16, 1024), kk > 0);
-                }
-                ptx::wgmma_commit();
-            };
-            auto issue_pv = [&](int n) {
-                const unsigned char* sV = smem + L::kV + slot(n) * L::kKvBytes;
-#pragma unroll
-                for (int kk = 0; kk < kCols / 16; ++kk)
-                    ptx::Wgmma<T, kD>::rs(
-                        o, pa[kk], ptx::smem_desc(sV + kk * 2048, kCols * kSlabBytes, 1024), 1);
-                ptx::wgmma_commit();
-            };
-            // Once S_n has landed: release K_n (and, after the last, Q), softmax in registers.
-            auto softmax = [&](int n) {
-                ptx::fence_operands(s);
-                if (lane == 0) ptx::mbarrier_arrive(&empty_k[slot(n)]);
-                if (n == steps - 1 && lane == 0) ptx::mbarrier_arrive(&empty_q);
-                const int j0 = n * kCols;
-                if (negative_scale) negate_tile<kCols / 8>(s);  // before masking
-                if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))
-                    mask_tile<kCols / 8>(s, j0, row_a, row_a + 8, p, lane);
-                rescale = online_softmax<kCols / 8>(s, scale_log2, m, l, alpha);
-            };
-            auto pv_done = [&](int n) {
-                ptx::wgmma_wait<0>();
-                ptx::fence_operands(o);
-                if (lane == 0) ptx::mbarrier_arrive(&empty_v[slot(n)]);
-            };
-            auto turn_begin = [&] {
-                ptx::named_barrier_sync(kPingPong + c, kPair);
-                ptx::wgmma_fence();
-            };
-            auto turn_end = [&] {
-                ptx::named_barrier_arrive(kPingPong + next, kPair);
-            };
+        for (int kk = 0; kk < kCols / 16; ++kk)
+            ptx::Wgmma<T, kD>::rs(o, pa[kk],
+                                  ptx::smem_desc(sV + kk * 2048, kCols * kSlabBytes, 1024),
+                                  kk > 0 || !(L::kCrossTile && first));
+        ptx::wgmma_commit();
+    };
+    auto pv_done = [&](int n) {
+        ptx::wgmma_wait<0>();
+        ptx::fence_operands(o);
+        if (lane == 0) ptx::mbarrier_arrive(&empty_v[slot(n)]);
+    };
 
-            ptx::mbarrier_wait(&full_k[slot(0)], parity(0));
-            turn_begin();
-            issue_qk(0);
-            turn_end();
-            ptx::wgmma_wait<0>();
-            softmax(0);  // O is zero: no rescale
-            ptx::accum_to_a<T>(pa, s);
-            for (int n = 1; n < steps; ++n) {
-                ptx::mbarrier_wait(&full_k[slot(n)], parity(n));
-                ptx::mbarrier_wait(&full_v[slot(n - 1)], parity(n - 1));
-                turn_begin();
-                issue_qk(n);
-                ptx::fence_operands(o);
-                issue_pv(n - 1);
-                turn_end();
-                ptx::wgmma_wait<1>();  // S_n is ready; P_{n-1} V_{n-1} may still run
-                softmax(n);
-                pv_done(n - 1);
-                if (rescale) rescale_rows<kD / 8>(o, alpha);
-                ptx::accum_to_a<T>(pa, s);
-            }
-            ptx::mbarrier_wait(&full_v[slot(steps - 1)], parity(steps - 1));
-            turn_begin();
-            ptx::fence_operands(o);
-            issue_pv(steps - 1);
-            turn_end();
-            pv_done(steps - 1);
-            it += steps;
-        }
-
-        // Epilogue: normalize rows row_a and row_a + 8, store them, LSE.
-        float inv[2];
+    // The row statistics of tile w once its last softmax has run: writes the LSE of rows
+    // row0 + 16 warp + lane / 4 + 8 h and returns their 1 / sum in inv (0 for a row that saw
+    // no key).
+    auto finish_rows = [&](const FwdTile& w, float (&inv)[2]) {
+        int row_a = w.r0 + 64 * c + 16 * warp + lane / 4;
+        // Computed here: hoisted to the tile's start, the LSE address was spilled (D = 256).
+        asm volatile("" : "+r"(row_a));
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = row_a + 8 * h;
             const float lsum = ptx::quad_sum(l[h]);
             inv[h] = lsum > 0.0f ? 1.0f / lsum : 0.0f;
-            if (row >= p.seqlen_q) continue;
-            if (!L::kStageO && out != nullptr)
-                store_row<kD / 8>(o, h, inv[h],
-                                  out + w.b * p.out_batch + int64_t(row) * p.out_seq +
-                                      int64_t(w.head) * p.out_head,
-                                  kD, lane);
-            if (p.lse != nullptr && lane % 4 == 0)
+            if (p.lse != nullptr && lane % 4 == 0 && row < p.seqlen_q)
                 p.lse[(int64_t(w.b) * p.heads_q + w.head) * p.seqlen_q + row] =
                     row_lse(m[h], lsum);
+        }
+    };
+    // Stores O of tile w, normalized by inv.
+    auto epilogue = [&](const FwdTile& w, const float (&inv)[2]) {
+        const int wg_r0 = w.r0 + 64 * c;
+        const int row_a = wg_r0 + 16 * warp + lane / 4;
+        if (!L::kStageO && out != nullptr) {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = row_a + 8 * h;
+                if (row < p.seqlen_q)
+                    store_row<kD / 8>(o, h, inv[h],
+                                      out + w.b * p.out_batch + int64_t(row) * p.out_seq +
+                                          int64_t(w.head) * p.out_head,
+                                      kD, lane);
+            }
         }
         if (L::kStageO && out != nullptr) {
             // The previous tile's store has read the staging tile; then each warp writes its 16
@@ -315,7 +283,121 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
                 ptx::bulk_commit();
             }
         }
+    };
+    // Issues the pending tile's last P V on its own and finishes that tile.
+    auto flush = [&] {
+        if (!pending) return;
+        ptx::mbarrier_wait(&full_v[slot(-1)], parity(-1));
+        turn_begin();
+        issue_pv(-1, first_p);
+        turn_end();
+        pv_done(-1);
+        if constexpr (!L::kCrossTile) finish_rows(wp, inv_p);  // the tile just ended
+        epilogue(wp, inv_p);
+        pending = false;
+    };
+
+    for (int u = blockIdx.x; u < units; u += gridDim.x)
+    for (int half = 0; half < unit_tiles(u, pairs, m_blocks); ++half) {
+        const FwdTile w = fwd_tile(p, u, half, pairs, m_blocks, kRows);
+        const int steps = key_steps(p, w.r0, kRows, kCols);
+        const int wg_r0 = w.r0 + 64 * c;
+        const int row_a = wg_r0 + 16 * warp + lane / 4;
+        m[0] = m[1] = -INFINITY;
+        l[0] = l[1] = 0.0f;
+        // Without a pending tile O is dead here (wgmma's accumulator operand reads it, so a
+        // value ends its live range, and fills a tile without keys).
+        if (steps == 0) flush();
+        if (!L::kCrossTile || steps == 0) {
+#pragma unroll
+            for (int i = 0; i < kD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+        }
+        if (steps == 0) {  // no key for any row: zeros and -inf
+            float inv[2];
+            finish_rows(w, inv);
+            epilogue(w, inv);
+            continue;
+        }
+        const int qb = qi % L::kQBufs;
+        ptx::mbarrier_wait(&full_q[qb], (qi / L::kQBufs) & 1);
+        ++qi;
+        const unsigned char* sQ = smem + L::kQ + qb * L::kQBytes + 64 * c * kSlabBytes;
+        float s[kCols / 8][4];
+        float alpha[2];
+        bool rescale = false;
+
+        // The pipeline, in phases: phase n issues S_n = Q K_n^T and O += P_{n-1} V_{n-1},
+        // then runs the softmax of S_n while P_{n-1} V_{n-1} is still in flight. Phase 0 issues
+        // the pending tile's last P V, if any; the last P V of this tile is left pending.
+        auto issue_qk = [&](int n) {
+            const unsigned char* sK = smem + L::kK + slot(n) * L::kKvBytes;
+#pragma unroll
+            for (int kk = 0; kk < kD / 16; ++kk) {
+                const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
+                const int koff = (kk / 4) * kCols * kSlabBytes + (kk % 4) * 32;
+                ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024),
+                                         ptx::smem_desc(sK + koff, 16, 1024), kk > 0);
+            }
+            ptx::wgmma_commit();
+        };
+        // Once S_n has landed: release K_n (and, after the last, Q), softmax in registers.
+        auto softmax = [&](int n) {
+            ptx::fence_operands(s);
+            if (lane == 0) ptx::mbarrier_arrive(&empty_k[slot(n)]);
+            if (n == steps - 1 && lane == 0) ptx::mbarrier_arrive(&empty_q[qb]);
+            const int j0 = n * kCols;
+            if (negative_scale) negate_tile<kCols / 8>(s);  // before masking
+            if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))
+                mask_tile<kCols / 8>(s, j0, row_a, row_a + 8, p, lane);
+            rescale = online_softmax<kCols / 8>(s, scale_log2, m, l, alpha);
+        };
+
+        // Phase 0 in two copies, so that no wgmma is in flight where the paths merge (ptxas
+        // serializes wgmma whose accumulators it sees copied at a merge).
+        ptx::mbarrier_wait(&full_k[slot(0)], parity(0));
+        if (pending) {
+            ptx::mbarrier_wait(&full_v[slot(-1)], parity(-1));
+            turn_begin();
+            issue_qk(0);
+            issue_pv(-1, first_p);
+            turn_end();
+            ptx::wgmma_wait<1>();  // S_0 is ready; the pending P V may still run
+            softmax(0);            // no rescale: P_0 V_0 overwrites O
+            pv_done(-1);
+            ptx::accum_to_a<T>(pa, s);  // before the epilogue, which then needs fewer registers
+            epilogue(wp, inv_p);
+            pending = false;
+        } else {
+            turn_begin();
+            issue_qk(0);
+            turn_end();
+            ptx::wgmma_wait<0>();
+            softmax(0);
+            ptx::accum_to_a<T>(pa, s);
+        }
+        for (int n = 1; n < steps; ++n) {
+            ptx::mbarrier_wait(&full_k[slot(n)], parity(n));
+            ptx::mbarrier_wait(&full_v[slot(n - 1)], parity(n - 1));
+            turn_begin();
+            issue_qk(n);
+            issue_pv(n - 1, n == 1);
+            turn_end();
+            ptx::wgmma_wait<1>();  // S_n is ready; P_{n-1} V_{n-1} may still run
+            softmax(n);
+            pv_done(n - 1);
+            if (rescale) rescale_rows<kD / 8>(o, alpha);
+            ptx::accum_to_a<T>(pa, s);
+        }
+        it += steps;
+        pending = true;
+        first_p = steps == 1;
+        wp = w;
+        if constexpr (L::kCrossTile)
+            finish_rows(w, inv_p);
+        else
+            flush();
     }
+    flush();
     // The last consumer's final arrival (or, with no work, the opening one) is still pending.
     if (c == 0) ptx::named_barrier_sync(kPingPong + 0, kPair);
     // The staging tile must outlive its last store's reads.
