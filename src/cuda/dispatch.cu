@@ -231,8 +231,8 @@ cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) 
     }
 }
 
-// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs (and
-// output, where it is TMA-stored) TMA can describe; everything else runs on the sm_80 kernels.
+// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs and
+// output TMA can describe; everything else runs on the sm_80 kernels.
 // FLASHATTN_DISABLE_SM90=1 forces the sm_80 kernels (the tests run both on a Hopper GPU).
 // Returns the device's multiprocessor count, the persistent kernel's grid, when the sm_90a
 // kernel applies, else 0.
@@ -257,7 +257,7 @@ int sm90_grid(const Shape& s, const FwdParams& p, int device) {
                     sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
                     sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
                     sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k) &&
-                    (!sm90::fwd_tma_store(static_cast<int>(s.head_dim)) || p.out == nullptr ||
+                    (p.out == nullptr ||
                      sm90::tma_strides_ok(TensorArg{p.out, p.out_batch, p.out_seq, p.out_head},
                                           s.batch, s.seqlen_q, s.heads_q));
     return ok ? sms : 0;

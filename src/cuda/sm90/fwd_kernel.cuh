@@ -12,9 +12,11 @@
 // ring), so the tensor cores work on one's products while another runs its softmax.
 // Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors);
 // at D = 96 the second slab's last 32 columns are TMA's zero fill, never read by a wgmma.
-// The epilogue normalizes O and, where shared memory allows (fwd_tma_store), writes it with
-// stmatrix into a swizzled staging tile per consumer that one thread stores by TMA while the
-// consumers go on; otherwise each thread stores its fragments.
+// The epilogue normalizes O and writes it with stmatrix into a swizzled staging tile per
+// consumer, which one thread stores by TMA while the consumers go on. Where shared memory has
+// no room for staging tiles (D >= 192), O goes over the consumer's own 64 rows of the tile's
+// Q buffer instead (read by nothing once its last S is done), and that Q buffer goes back to
+// the producer only once the store has read it.
 #pragma once
 
 #include <cuda.h>
@@ -40,13 +42,17 @@ struct FwdSmem {
     static constexpr int kSlabs = (kD + 63) / 64;
     static constexpr int kQBytes = kSlabs * Tn::kRows * kSlabBytes;
     static constexpr int kKvBytes = kSlabs * Tn::kCols * kSlabBytes;  // one K or V stage
-    static constexpr bool kStageO = fwd_tma_store(kD);
+    static constexpr int kRingBytes = 2 * Tn::kStages * kKvBytes;  // K and V
     static constexpr int kOWgBytes = kSlabs * 64 * kSlabBytes;  // one consumer's 64 rows of O
-    static constexpr int kOBytes = kStageO ? kConsumers * kOWgBytes : 0;
+    // O is staged in the Q buffer where two Q buffers and staging tiles do not fit together
+    // (measured: staging tiles are faster at D <= 128, O in Q at D = 192 and 256).
+    static constexpr bool kOInQ = 2 * kQBytes + kRingBytes + kConsumers * kOWgBytes +
+                                      ptx::kSwizzlePeriod > kMaxSmem;
+    static constexpr int kOBytes = kOInQ ? 0 : kConsumers * kOWgBytes;
     // Two Q buffers where they fit: the next tile's Q is loaded during this one, so the kernel
     // pipelines across tiles (kCrossTile); otherwise each tile drains before the next.
     static constexpr int kQBufs =
-        2 * kQBytes + 2 * Tn::kStages * kKvBytes + kOBytes + ptx::kSwizzlePeriod <= kMaxSmem ? 2 : 1;
+        2 * kQBytes + kRingBytes + kOBytes + ptx::kSwizzlePeriod <= kMaxSmem ? 2 : 1;
     static constexpr bool kCrossTile = kQBufs == 2;
     static constexpr int kQ = 0;
     static constexpr int kK = kQ + kQBufs * kQBytes;
@@ -85,8 +91,8 @@ __device__ __forceinline__ FwdTile fwd_tile(const AttnParams& p, int unit, int h
 }
 
 // Named barriers: consumer c of the ping-pong waits on kPingPong + c before issuing its
-// wgmma, then signals the next consumer's; kEpilogue + c orders its own warps around the O
-// staging tile.
+// wgmma, then signals the next consumer's; kEpilogue + c orders its own warps' writes of O
+// before its store.
 constexpr int kPingPong = 1;
 constexpr int kEpilogue = kPingPong + 3;  // after the ping-pong ids of up to three consumers
 
@@ -116,7 +122,9 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     if (threadIdx.x == 0) {
         for (int b = 0; b < L::kQBufs; ++b) {
             ptx::mbarrier_init(&full_q[b], 1);
-            ptx::mbarrier_init(&empty_q[b], 4 * Tn::kConsumers);  // one arrival per consumer warp
+            // One arrival per consumer warp after its last S, or per consumer once its O
+            // store has read the buffer.
+            ptx::mbarrier_init(&empty_q[b], L::kOInQ ? Tn::kConsumers : 4 * Tn::kConsumers);
         }
         for (int s = 0; s < kStages; ++s) {
             ptx::mbarrier_init(&full_k[s], 1);
@@ -143,14 +151,18 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             const int hk = w.head / p.group;
             const int steps = key_steps(p, w.r0, kRows, kCols);
             if (steps == 0) continue;
-            // The tile that last used this Q buffer has issued its last S.
-            const int qb = qi % L::kQBufs;
-            ptx::mbarrier_wait(&empty_q[qb], ((qi / L::kQBufs) & 1) ^ 1);
-            ++qi;
-            ptx::mbarrier_arrive_expect_tx(&full_q[qb], L::kQBytes);
-            for (int s = 0; s < kSlabs; ++s)
-                ptx::tma_load_4d(smem + L::kQ + qb * L::kQBytes + s * kRows * kSlabBytes, &tm_q,
-                                 &full_q[qb], 64 * s, w.r0, w.head, w.b);
+            // With O in Q, Q after the first K and V step: Q waits for the last tile's O
+            // store, and K_0 and V_0 need not.
+            auto load_q = [&] {
+                const int qb = qi % L::kQBufs;
+                ptx::mbarrier_wait(&empty_q[qb], ((qi / L::kQBufs) & 1) ^ 1);
+                ++qi;
+                ptx::mbarrier_arrive_expect_tx(&full_q[qb], L::kQBytes);
+                for (int s = 0; s < kSlabs; ++s)
+                    ptx::tma_load_4d(smem + L::kQ + qb * L::kQBytes + s * kRows * kSlabBytes,
+                                     &tm_q, &full_q[qb], 64 * s, w.r0, w.head, w.b);
+            };
+            if constexpr (!L::kOInQ) load_q();
             for (int n = 0; n < steps; ++n, ++it) {
                 const int st = it % kStages;
                 const uint32_t phase = (it / kStages) & 1;
@@ -164,6 +176,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
                 for (int s = 0; s < kSlabs; ++s)
                     ptx::tma_load_4d(smem + L::kV + st * L::kKvBytes + s * kCols * kSlabBytes,
                                      &tm_v, &full_v[st], 64 * s, n * kCols, hk, w.b);
+                if (L::kOInQ && n == 0) load_q();
             }
         }
         return;
@@ -177,7 +190,6 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     const float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
     const bool negative_scale = p.softmax_scale < 0.0f;
     T* out = static_cast<T*>(p.out);  // null in a forward that only recomputes the LSE
-    unsigned char* sO = smem + L::kO + c * L::kOWgBytes;
     constexpr int kPair = 256;  // a consumer's sync meets its predecessor's arrive
     const int next = (c + 1) % Tn::kConsumers;
 
@@ -202,6 +214,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     FwdTile wp{};
     float inv_p[2];         // its rows' 1 / sum
     bool first_p = false;   // its last P V is its first (one key step)
+    int qb_p = 0;           // its Q buffer
+    int q_held = -1;        // a Q buffer whose O store may still be reading it
 
     auto slot = [&](int n) { return (it + n) % kStages; };
     auto parity = [&](int n) { return uint32_t((it + n) / kStages) & 1; };
@@ -241,27 +255,30 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
                     row_lse(m[h], lsum);
         }
     };
-    // Stores O of tile w, normalized by inv.
-    auto epilogue = [&](const FwdTile& w, const float (&inv)[2]) {
-        const int wg_r0 = w.r0 + 64 * c;
-        const int row_a = wg_r0 + 16 * warp + lane / 4;
-        if (!L::kStageO && out != nullptr) {
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                const int row = row_a + 8 * h;
-                if (row < p.seqlen_q)
-                    store_row<kD / 8>(o, h, inv[h],
-                                      out + w.b * p.out_batch + int64_t(row) * p.out_seq +
-                                          int64_t(w.head) * p.out_head,
-                                      kD, lane);
-            }
+    // With O in Q: hands Q buffer q_held back to the producer once its O store has read it.
+    auto release_q = [&] {
+        if (q_held < 0) return;
+        if (t == 0) {
+            ptx::bulk_wait_all<true>();
+            ptx::mbarrier_arrive(&empty_q[q_held]);
         }
-        if (L::kStageO && out != nullptr) {
-            // The previous tile's store has read the staging tile; then each warp writes its 16
-            // rows (16 x 16 blocks, n-tiles 2j and 2j + 1, in the swizzled slab layout), and
-            // one thread stores the 64 rows (TMA drops those past seqlen_q).
+        q_held = -1;
+    };
+    // Stores O of tile w (Q buffer qb), normalized by inv: each warp writes its 16 rows
+    // (16 x 16 blocks, n-tiles 2j and 2j + 1, in the swizzled slab layout) with stmatrix and
+    // one thread stores the 64 rows (TMA drops those past seqlen_q). With O in Q the rows are
+    // this consumer's of Q buffer qb: every warp has waited for its last S, so nothing reads
+    // them any more.
+    auto epilogue = [&](const FwdTile& w, const float (&inv)[2], int qb) {
+        const int wg_r0 = w.r0 + 64 * c;
+        constexpr int kOSlab = (L::kOInQ ? kRows : 64) * kSlabBytes;  // slab to slab
+        unsigned char* sO = L::kOInQ ? smem + L::kQ + qb * L::kQBytes + 64 * c * kSlabBytes
+                                     : smem + L::kO + c * L::kOWgBytes;
+        if (!L::kOInQ) {  // the previous tile's store has read the staging tile
             if (t == 0) ptx::bulk_wait_all<true>();
             ptx::named_barrier_sync(kEpilogue + c, 128);
+        }
+        if (out != nullptr) {
             const int mi = lane / 8, srow = 16 * warp + 8 * (mi & 1) + lane % 8;
 #pragma unroll
             for (int j = 0; j < kD / 16; ++j) {
@@ -271,29 +288,36 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
                     ptx::pack2<T>(o[2 * j + 1][0] * inv[0], o[2 * j + 1][1] * inv[0]),
                     ptx::pack2<T>(o[2 * j + 1][2] * inv[1], o[2 * j + 1][3] * inv[1])};
                 const int nt = 2 * j + (mi >> 1);  // this lane's row address is in n-tile nt
-                ptx::stmatrix_x4(sO + (nt / 8) * 64 * kSlabBytes + srow * kSlabBytes +
+                ptx::stmatrix_x4(sO + (nt / 8) * kOSlab + srow * kSlabBytes +
                                      (((nt % 8) ^ (srow % 8)) * 16),
                                  r);
             }
             ptx::fence_proxy_async_shared();
-            ptx::named_barrier_sync(kEpilogue + c, 128);
-            if (t == 0 && wg_r0 < p.seqlen_q) {
-                for (int s = 0; s < kSlabs; ++s)
-                    ptx::tma_store_4d(&tm_o, sO + s * 64 * kSlabBytes, 64 * s, wg_r0, w.head, w.b);
-                ptx::bulk_commit();
-            }
+        }
+        ptx::named_barrier_sync(kEpilogue + c, 128);
+        if (t == 0 && out != nullptr && wg_r0 < p.seqlen_q) {
+            for (int s = 0; s < kSlabs; ++s)
+                ptx::tma_store_4d(&tm_o, sO + s * kOSlab, 64 * s, wg_r0, w.head, w.b);
+            ptx::bulk_commit();
+        }
+        if constexpr (L::kOInQ) {
+            q_held = qb;
+            // With one Q buffer the next tile's Q waits for it; with two, it goes back before
+            // this consumer's next wgmma, by when the store has read it.
+            if constexpr (!L::kCrossTile) release_q();
         }
     };
     // Issues the pending tile's last P V on its own and finishes that tile.
     auto flush = [&] {
         if (!pending) return;
         ptx::mbarrier_wait(&full_v[slot(-1)], parity(-1));
+        release_q();
         turn_begin();
         issue_pv(-1, first_p);
         turn_end();
         pv_done(-1);
         if constexpr (!L::kCrossTile) finish_rows(wp, inv_p);  // the tile just ended
-        epilogue(wp, inv_p);
+        epilogue(wp, inv_p, qb_p);
         pending = false;
     };
 
@@ -312,12 +336,18 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
 #pragma unroll
             for (int i = 0; i < kD / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
         }
-        if (steps == 0) {  // no key for any row: zeros and -inf
+        if (steps == 0) {  // no key for any row, and no Q buffer: zeros stored from registers
             float inv[2];
             finish_rows(w, inv);
-            epilogue(w, inv);
+            for (int h = 0; h < 2 && out != nullptr; ++h)
+                if (row_a + 8 * h < p.seqlen_q)
+                    store_row<kD / 8>(o, h, 0.0f,
+                                      out + w.b * p.out_batch + int64_t(row_a + 8 * h) * p.out_seq +
+                                          int64_t(w.head) * p.out_head,
+                                      kD, lane);
             continue;
         }
+        release_q();  // the producer may need that buffer for this tile's Q
         const int qb = qi % L::kQBufs;
         ptx::mbarrier_wait(&full_q[qb], (qi / L::kQBufs) & 1);
         ++qi;
@@ -340,11 +370,12 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             }
             ptx::wgmma_commit();
         };
-        // Once S_n has landed: release K_n (and, after the last, Q), softmax in registers.
+        // Once S_n has landed: release K_n (and, after the last, Q, unless O goes there),
+        // softmax in registers.
         auto softmax = [&](int n) {
             ptx::fence_operands(s);
             if (lane == 0) ptx::mbarrier_arrive(&empty_k[slot(n)]);
-            if (n == steps - 1 && lane == 0) ptx::mbarrier_arrive(&empty_q[qb]);
+            if (!L::kOInQ && n == steps - 1 && lane == 0) ptx::mbarrier_arrive(&empty_q[qb]);
             const int j0 = n * kCols;
             if (negative_scale) negate_tile<kCols / 8>(s);  // before masking
             if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))
@@ -365,7 +396,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             softmax(0);            // no rescale: P_0 V_0 overwrites O
             pv_done(-1);
             ptx::accum_to_a<T>(pa, s);  // before the epilogue, which then needs fewer registers
-            epilogue(wp, inv_p);
+            epilogue(wp, inv_p, qb_p);
             pending = false;
         } else {
             turn_begin();
@@ -378,6 +409,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         for (int n = 1; n < steps; ++n) {
             ptx::mbarrier_wait(&full_k[slot(n)], parity(n));
             ptx::mbarrier_wait(&full_v[slot(n - 1)], parity(n - 1));
+            release_q();
             turn_begin();
             issue_qk(n);
             issue_pv(n - 1, n == 1);
@@ -391,6 +423,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         it += steps;
         pending = true;
         first_p = steps == 1;
+        qb_p = qb;
         wp = w;
         if constexpr (L::kCrossTile)
             finish_rows(w, inv_p);
@@ -398,10 +431,11 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             flush();
     }
     flush();
+    release_q();
     // The last consumer's final arrival (or, with no work, the opening one) is still pending.
     if (c == 0) ptx::named_barrier_sync(kPingPong + 0, kPair);
-    // The staging tile must outlive its last store's reads.
-    if (L::kStageO && t == 0) ptx::bulk_wait_all<false>();
+    // Shared memory must outlive the last store's reads.
+    if (t == 0) ptx::bulk_wait_all<false>();
 #endif
 }
 

@@ -24,9 +24,9 @@ cudaError_t launch_fwd_tiles(const FwdParams& p, int sms, cudaStream_t stream) {
         return e;
     if (cudaError_t e = make_tensor_map(&tv, p.v, kBf16, kD, p.batch, p.seqlen_k, p.heads_k, Tn::kCols))
         return e;
-    // Each consumer stores its 64 rows; unused without the staging tile or an output.
+    // Each consumer stores its 64 rows; unused without an output.
     CUtensorMap to{};
-    if (FwdSmem<kD, kConsumers>::kStageO && p.out != nullptr) {
+    if (p.out != nullptr) {
         const TensorArg out{p.out, p.out_batch, p.out_seq, p.out_head};
         if (cudaError_t e = make_tensor_map(&to, out, kBf16, kD, p.batch, p.seqlen_q, p.heads_q, 64))
             return e;

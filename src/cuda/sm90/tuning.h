@@ -19,10 +19,6 @@ __host__ __device__ constexpr int fwd_consumers(int d, bool causal, int64_t seql
     return d == 64 && !(causal && seqlen_q <= 2048) ? 3 : 2;
 }
 
-// Whether the epilogue stages O in shared memory for TMA stores (FwdSmem): where it fits beside
-// Q and the K/V ring, D <= 128; larger head dims store from registers.
-__host__ __device__ constexpr bool fwd_tma_store(int d) { return d <= 128; }
-
 template <int kD, int kConsumersArg>
 struct FwdTuning {
     static constexpr int kConsumers = kConsumersArg;
