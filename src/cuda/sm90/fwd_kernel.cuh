@@ -2,9 +2,10 @@
 //
 // A persistent CTA (one per SM) walks work tiles of kRows query rows of one (batch, query
 // head); fwd_tile() gives the order. Warpgroup 0 is the producer: after giving up registers
-// (setmaxnreg) one thread issues every TMA copy, each tile's Q, then K and V of each key step
-// into a ring of kStages buffers, each guarded by a "full" and an "empty" mbarrier (tma.cuh);
-// it runs ahead into the next tile while the consumers finish the last.
+// (setmaxnreg) one thread issues every TMA copy: each tile's Q, into one of two buffers where
+// they fit, and K and V of each key step into a ring of kStages buffers, each guarded by a
+// "full" and an "empty" mbarrier (tma.cuh); it runs ahead into the next tile while the
+// consumers finish the last.
 // Warpgroups 1..kConsumers each own 64 rows of the tile. Per step n of kCols keys a consumer
 // issues S_n = Q K_n^T (wgmma SS) together with O += P_{n-1} V_{n-1} (wgmma RS, P kept in
 // registers in the A layout), waits for S_n only, and runs the online softmax while the
