@@ -112,8 +112,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
 
     extern __shared__ unsigned char smem_raw[];
     unsigned char* smem = ptx::align_to_swizzle_period(smem_raw);
-    __shared__ uint64_t full_q[L::kQBufs], empty_q[L::kQBufs], full_k[kStages], full_v[kStages], empty_k[kStages],
-        empty_v[kStages];
+    __shared__ uint64_t full_q[L::kQBufs], empty_q[L::kQBufs], full_k[kStages], full_v[kStages],
+        empty_k[kStages], empty_v[kStages];
 
     const int m_blocks = (p.seqlen_q + kRows - 1) / kRows;
     const int pairs = (m_blocks + 1) / 2;
