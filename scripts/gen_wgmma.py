@@ -35,16 +35,18 @@ struct Wgmma<{t}, {n}> {{
             : {outputs(n)}
             : "l"(a), "l"(b), "r"(scale_d));
     }}
-    // D[64 x {n}] (+)= A B, A from registers (mma.sync A layout), B from shared memory
-    // MN-major (transposed).
+    // D[64 x {n}] (+)= A B, A from registers (mma.sync A layout), B from shared memory:
+    // MN-major (transposed) by default, K-major with kTransB false.
+    template <bool kTransB = true>
     static __device__ __forceinline__ void rs(float (&d)[{n // 8}][4], const uint32_t (&a)[4],
                                               uint64_t b, int scale_d) {{
         asm volatile(
             "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 5}, 0;\\n"
             "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx_t}.{ptx_t} "
-            "{{{regs(0, r)}}}, {{{regs(r, 4)}}}, %{r + 4}, p, 1, 1, 1;\\n}}\\n"
+            "{{{regs(0, r)}}}, {{{regs(r, 4)}}}, %{r + 4}, p, 1, 1, %{r + 6};\\n}}\\n"
             : {outputs(n)}
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d));
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(scale_d),
+              "n"(int{{kTransB}}));
     }}
 }};
 """

@@ -7,9 +7,10 @@
 // "full" and an "empty" mbarrier (tma.cuh); it runs ahead into the next tile while the
 // consumers finish the last.
 // Warpgroups 1..kConsumers each own 64 rows of the tile. Per step n of kCols keys a consumer
-// issues S_n = Q K_n^T (wgmma SS) together with O += P_{n-1} V_{n-1} (wgmma RS, P kept in
-// registers in the A layout), waits for S_n only, and runs the online softmax while the
-// product with V is still in flight. The consumers take turns issuing (named barriers, in a
+// issues S_n = Q K_n^T together with O += P_{n-1} V_{n-1} (wgmma RS, P kept in registers in
+// the A layout), waits for S_n only, and runs the online softmax while the product with V is
+// still in flight. S_n is wgmma RS too where Q fits in registers (kQInRegs: loaded once per
+// tile, so the tensor cores read only K from shared memory), else SS. The consumers take turns issuing (named barriers, in a
 // ring), so the tensor cores work on one's products while another runs its softmax.
 // Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors);
 // at D = 96 the second slab's last 32 columns are TMA's zero fill, never read by a wgmma.
@@ -50,6 +51,7 @@ struct FwdSmem {
     static constexpr bool kOInQ = 2 * kQBytes + kRingBytes + kConsumers * kOWgBytes +
                                       ptx::kSwizzlePeriod > kMaxSmem;
     static constexpr int kOBytes = kOInQ ? 0 : kConsumers * kOWgBytes;
+    static_assert(!(kOInQ && Tn::kQInRegs), "O goes to the Q buffer only while S still reads it");
     // Two Q buffers where they fit: the next tile's Q is loaded during this one, so the kernel
     // pipelines across tiles (kCrossTile); otherwise each tile drains before the next.
     static constexpr int kQBufs =
@@ -353,6 +355,20 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         ptx::mbarrier_wait(&full_q[qb], (qi / L::kQBufs) & 1);
         ++qi;
         const unsigned char* sQ = smem + L::kQ + qb * L::kQBytes + 64 * c * kSlabBytes;
+        // With Q in registers each warp loads its 16 rows (k-step kk: 16-byte chunks 2 kk and
+        // 2 kk + 1 of the swizzled slabs, the addressing of the epilogue's stmatrix) and
+        // hands the buffer back at once.
+        uint32_t qa[Tn::kQInRegs ? kD / 16 : 1][4];
+        if constexpr (Tn::kQInRegs) {
+            const int mi = lane / 8, qrow = 16 * warp + 8 * (mi & 1) + lane % 8;
+#pragma unroll
+            for (int kk = 0; kk < kD / 16; ++kk) {
+                const int ch = 2 * kk + (mi >> 1);
+                ptx::ldmatrix_x4(qa[kk], sQ + (ch / 8) * kRows * kSlabBytes + qrow * kSlabBytes +
+                                             ((ch % 8) ^ (qrow % 8)) * 16);
+            }
+            if (lane == 0) ptx::mbarrier_arrive(&empty_q[qb]);
+        }
         float s[kCols / 8][4];
         float alpha[2];
         bool rescale = false;
@@ -364,10 +380,14 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             const unsigned char* sK = smem + L::kK + slot(n) * L::kKvBytes;
 #pragma unroll
             for (int kk = 0; kk < kD / 16; ++kk) {
-                const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
                 const int koff = (kk / 4) * kCols * kSlabBytes + (kk % 4) * 32;
-                ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024),
-                                         ptx::smem_desc(sK + koff, 16, 1024), kk > 0);
+                const uint64_t kdesc = ptx::smem_desc(sK + koff, 16, 1024);
+                if constexpr (Tn::kQInRegs) {
+                    ptx::Wgmma<T, kCols>::template rs<false>(s, qa[kk], kdesc, kk > 0);
+                } else {
+                    const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
+                    ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024), kdesc, kk > 0);
+                }
             }
             ptx::wgmma_commit();
         };
@@ -376,7 +396,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         auto softmax = [&](int n) {
             ptx::fence_operands(s);
             if (lane == 0) ptx::mbarrier_arrive(&empty_k[slot(n)]);
-            if (!L::kOInQ && n == steps - 1 && lane == 0) ptx::mbarrier_arrive(&empty_q[qb]);
+            if (!L::kOInQ && !Tn::kQInRegs && n == steps - 1 && lane == 0)
+                ptx::mbarrier_arrive(&empty_q[qb]);
             const int j0 = n * kCols;
             if (negative_scale) negate_tile<kCols / 8>(s);  // before masking
             if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))

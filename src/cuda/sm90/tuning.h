@@ -29,6 +29,11 @@ struct FwdTuning {
     // D = 64 or 128 lost at N = 1k (padding) and gained < 3%.
     static constexpr int kCols = kD == 256 ? 80 : kD == 192 ? 112 : 128;
     static constexpr int kStages = 2;  // 3 measured no faster at D = 64 and 128
+    // Q as the register A operand of S = Q K^T (loaded once per tile), so that wgmma reads only
+    // K from shared memory: 1.01-1.04x Q from shared memory at D = 128 and at D = 64 causal
+    // (H200). Its kD / 4 registers fit beside S, O and P up to D = 128 at two consumers
+    // (three, with 160 registers each, would spill).
+    static constexpr bool kQInRegs = kD <= 128 && kConsumers == 2;
     static constexpr int kThreads = 128 * (kConsumers + 1);
     // Register split of setmaxnreg (multiples of 8): what the warpgroups hold after it may
     // not exceed what the CTA holds at launch, 64 K registers at one CTA per SM.
