@@ -258,8 +258,7 @@ int sm90_grid(const Shape& s, const FwdParams& p, int device) {
                     sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
                     sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k) &&
                     (p.out == nullptr ||
-                     sm90::tma_strides_ok(TensorArg{p.out, p.out_batch, p.out_seq, p.out_head},
-                                          s.batch, s.seqlen_q, s.heads_q));
+                     sm90::tma_strides_ok(p.out_arg(), s.batch, s.seqlen_q, s.heads_q));
     return ok ? sms : 0;
 }
 

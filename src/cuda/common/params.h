@@ -29,6 +29,7 @@ struct FwdParams : AttnParams {
     void* out;
     int64_t out_batch, out_seq, out_head;
     float* lse;         // [batch, heads_q, seqlen_q], natural log; may be null
+    TensorArg out_arg() const { return {out, out_batch, out_seq, out_head}; }
 };
 
 struct BwdParams : AttnParams {

@@ -27,8 +27,8 @@ cudaError_t launch_fwd_tiles(const FwdParams& p, int sms, cudaStream_t stream) {
     // Each consumer stores its 64 rows; unused without an output.
     CUtensorMap to{};
     if (p.out != nullptr) {
-        const TensorArg out{p.out, p.out_batch, p.out_seq, p.out_head};
-        if (cudaError_t e = make_tensor_map(&to, out, kBf16, kD, p.batch, p.seqlen_q, p.heads_q, 64))
+        if (cudaError_t e =
+                make_tensor_map(&to, p.out_arg(), kBf16, kD, p.batch, p.seqlen_q, p.heads_q, 64))
             return e;
     }
     constexpr int kSmem = FwdSmem<kD, kConsumers>::kBytes;
