@@ -18,7 +18,8 @@ std::string layout_name(Layout l) {
     switch (l) {
         case Layout::Packed: return "packed";
         case Layout::Transposed: return "transposed";
-        default: return "padded";
+        case Layout::Padded: return "padded";
+        default: return "broadcastkv";
     }
 }
 
@@ -42,6 +43,7 @@ HostTensor::HostTensor(int dtype_, int64_t b_, int64_t s_, int64_t h_, int64_t d
     switch (layout) {
         case Layout::Packed: strides = {s * h * d, h * d, d, 1}; break;
         case Layout::Transposed: strides = {h * s * d, d, s * d, 1}; break;
+        case Layout::BroadcastKv: strides = {0, h * d, d, 1}; break;
         case Layout::Padded: {
             // Rows of a wider buffer; the 8-element gap keeps 16-byte alignment of every row.
             const int64_t row = h * d + 8;
@@ -143,6 +145,9 @@ void expect_fully_written(const HostTensor& t, const std::vector<uint8_t>& poiso
 
 namespace {
 
+// The layout of the tensors other than k and v: packed where only k and v are broadcast.
+Layout other_layout(Layout l) { return l == Layout::BroadcastKv ? Layout::Packed : l; }
+
 void expect_lse(const std::vector<float>& got, const std::vector<double>& ref, double tol) {
     int64_t bad = 0;
     for (size_t i = 0; i < got.size(); ++i) {
@@ -161,10 +166,11 @@ void check_forward(Backend backend, const Case& c) {
     const uint64_t seed = fresh_seed();
     SCOPED_TRACE("seed " + std::to_string(seed) + " (set FLASHATTN_TEST_SEED to reproduce)");
     std::mt19937_64 rng(seed);
-    HostTensor q(c.dtype, c.batch, c.seqlen_q, c.heads_q, c.head_dim, c.layout);
+    const Layout dense = other_layout(c.layout);
+    HostTensor q(c.dtype, c.batch, c.seqlen_q, c.heads_q, c.head_dim, dense);
     HostTensor k(c.dtype, c.batch, c.seqlen_k, c.heads_k, c.head_dim, c.layout);
     HostTensor v(c.dtype, c.batch, c.seqlen_k, c.heads_k, c.head_dim, c.layout);
-    HostTensor out(c.dtype, c.batch, c.seqlen_q, c.heads_q, c.head_dim, c.layout);
+    HostTensor out(c.dtype, c.batch, c.seqlen_q, c.heads_q, c.head_dim, dense);
     q.randomize(rng);
     k.randomize(rng);
     v.randomize(rng);
@@ -230,14 +236,15 @@ void check_backward(Backend backend, const Case& c) {
     SCOPED_TRACE("seed " + std::to_string(seed) + " (set FLASHATTN_TEST_SEED to reproduce)");
     std::mt19937_64 rng(seed);
     const int dt = c.dtype;
-    HostTensor q(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, c.layout);
+    const Layout dense = other_layout(c.layout);
+    HostTensor q(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, dense);
     HostTensor k(dt, c.batch, c.seqlen_k, c.heads_k, c.head_dim, c.layout);
     HostTensor v(dt, c.batch, c.seqlen_k, c.heads_k, c.head_dim, c.layout);
-    HostTensor dout(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, c.layout);
-    HostTensor out(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, c.layout);
-    HostTensor dq(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, c.layout);
-    HostTensor dk(dt, c.batch, c.seqlen_k, c.heads_k, c.head_dim, c.layout);
-    HostTensor dv(dt, c.batch, c.seqlen_k, c.heads_k, c.head_dim, c.layout);
+    HostTensor dout(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, dense);
+    HostTensor out(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, dense);
+    HostTensor dq(dt, c.batch, c.seqlen_q, c.heads_q, c.head_dim, dense);
+    HostTensor dk(dt, c.batch, c.seqlen_k, c.heads_k, c.head_dim, dense);
+    HostTensor dv(dt, c.batch, c.seqlen_k, c.heads_k, c.head_dim, dense);
     q.randomize(rng);
     k.randomize(rng);
     v.randomize(rng);

@@ -18,6 +18,7 @@ enum class Layout {
     Packed,      // contiguous [b, s, h, d]
     Transposed,  // a contiguous [b, h, s, d] buffer seen through its transposed view
     Padded,      // a slice of a wider row (as q out of a fused qkv projection): gaps between rows
+    BroadcastKv, // k and v shared by every batch (batch stride 0), the other tensors packed
 };
 std::string layout_name(Layout l);
 

@@ -16,6 +16,8 @@ namespace {
 
 constexpr int kDtypes[] = {FLASH_ATTN_DTYPE_F32, FLASH_ATTN_DTYPE_F16, FLASH_ATTN_DTYPE_BF16};
 constexpr int kHeadDims[] = {32, 64, 80, 96, 128, 160, 192, 256};
+constexpr Layout kLayouts[] = {Layout::Packed, Layout::Transposed, Layout::Padded,
+                               Layout::BroadcastKv};
 
 // seqlen 1, 2, 17, 127/128/129 and 1000, equal and unequal both ways.
 const std::pair<int64_t, int64_t> kSeqPairs[] = {
@@ -59,7 +61,7 @@ std::vector<Case> forward_cases() {
                 cases.push_back(c);
             }
     for (int ratio : {1, 4, 8})
-        for (Layout layout : {Layout::Packed, Layout::Transposed, Layout::Padded})
+        for (Layout layout : kLayouts)
             for (bool causal : {false, true}) {
                 Case c;
                 c.dtype = kDtypes[(ratio + static_cast<int>(layout)) % 3];
@@ -157,7 +159,7 @@ std::vector<Case> backward_cases() {
             cases.push_back(c);
         }
     for (int ratio : {1, 4, 8})
-        for (Layout layout : {Layout::Packed, Layout::Transposed, Layout::Padded}) {
+        for (Layout layout : kLayouts) {
             Case c;
             c.dtype = kDtypes[(ratio + static_cast<int>(layout)) % 3];
             c.layout = layout;
@@ -232,7 +234,7 @@ TEST_P(Stress, RandomShapes) {
         c.heads_q = c.heads_k * (1 << uniform(0, 2));
         c.head_dim = 8 * uniform(1, 32);
         c.causal = uniform(0, 1);
-        c.layout = static_cast<Layout>(uniform(0, 2));
+        c.layout = static_cast<Layout>(uniform(0, 3));
         c.with_lse = uniform(0, 1);
         const std::string what =
             "stress case " + std::to_string(i) + " of seed " + std::to_string(seed) + ": " + c.name();
