@@ -100,6 +100,17 @@ if has rust && [ -f .rustbin/candle_attention_tests.gz ]; then
     LD_LIBRARY_PATH=$cublas timeout 300 /tmp/candle_attention_tests --test-threads 1 > "$OUT/rust.log" 2>&1
     note "candle-flashattn CUDA tests: rc=$? ($(grep -E '^test result' "$OUT/rust.log" | tail -1)), $((SECONDS - start)) s"
     grep -E '^test ' "$OUT/rust.log"
+    if [ -f .rustbin/candle_attention_bench.gz ]; then
+        # Its criterion bench (flash_attn against candle's naive attention, CPU and this GPU),
+        # with short criterion windows; the summary lines carry the medians and peak memory.
+        start=$SECONDS
+        gunzip -c .rustbin/candle_attention_bench.gz > /tmp/candle_attention_bench
+        chmod +x /tmp/candle_attention_bench
+        LD_LIBRARY_PATH=$cublas timeout 150 /tmp/candle_attention_bench --bench --warm-up-time 1 \
+            --measurement-time 3 >> "$OUT/rust.log" 2>&1
+        note "candle-flashattn criterion bench: rc=$?, $((SECONDS - start)) s"
+        while read -r line; do note "  $line"; done < <(grep -E '^summary' "$OUT/rust.log")
+    fi
 fi
 
 if has run; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds candle-flashattn's tests with the cuda feature on a machine without a GPU and packs
-# the test binary into .rustbin/ (git-ignored) to carry to the GPU machine, which has no Rust
-# toolchain and no crate registry. Run there (the command is printed at the end):
+# Builds candle-flashattn's tests and its criterion bench with the cuda feature on a machine
+# without a GPU and packs both binaries into .rustbin/ (git-ignored) to carry to the GPU machine,
+# which has no Rust toolchain and no crate registry; scripts/gpu-check.sh's rust stage runs
+# them. By hand there (the command is printed at the end):
 #   cd .rustbin && gunzip -f candle_attention_tests.gz && LD_LIBRARY_PATH=<cuda lib dir> ./candle_attention_tests
 # Linking needs the CUDA libraries candle links against: cuBLAS, cuRAND and NVRTC come from
 # the CUDA 13.0 wheels (into FLASHATTN_CACHE), and libcuda.so.1, the driver, from a stub made
@@ -35,11 +36,23 @@ target="${CARGO_TARGET_DIR:-$PWD/bindings/rust/target}/cuda-tests"
 (cd bindings/rust &&
     PATH="$(dirname "$nvcc"):$PATH" CUDA_COMPUTE_CAP=$cap FLASHATTN_CUDA_ARCHS=$cap \
     RUSTFLAGS="-L $libs" CARGO_TARGET_DIR="$target" \
-    cargo test --locked --release --features cuda -p candle-flashattn --no-run)
-bin=$(ls -t "$target"/release/deps/attention-* | grep -v '\.d$' | head -1)
+    cargo test --locked --release --features cuda -p candle-flashattn --no-run 2>&1 |
+        tee "$target/tests.log")
+(cd bindings/rust &&
+    PATH="$(dirname "$nvcc"):$PATH" CUDA_COMPUTE_CAP=$cap FLASHATTN_CUDA_ARCHS=$cap \
+    RUSTFLAGS="-L $libs" CARGO_TARGET_DIR="$target" \
+    cargo bench --locked --features cuda -p candle-flashattn --bench attention --no-run 2>&1 |
+        tee "$target/bench.log")
+# The test and the bench are both named attention: take each from its own build's report.
 mkdir -p .rustbin
-cp "$bin" .rustbin/candle_attention_tests
-strip .rustbin/candle_attention_tests
-gzip -9 -f .rustbin/candle_attention_tests
+pack() {
+    local bin
+    bin=$(sed -nE "s|.*Executable $1 \((.*)\)|\1|p" "$target/$2.log" | tail -1)
+    (cd bindings/rust && cp "$bin" "../../.rustbin/$3")  # the path printed is relative to there
+    strip ".rustbin/$3"
+    gzip -9 -f ".rustbin/$3"
+}
+pack tests/attention.rs tests candle_attention_tests
+pack benches/attention.rs bench candle_attention_bench
 echo "packed .rustbin/candle_attention_tests.gz ($(du -h .rustbin/candle_attention_tests.gz | cut -f1)); on the GPU machine, carrying .rustbin:"
 echo '  cd .rustbin && gunzip -f candle_attention_tests.gz && L=$(dirname $(find / -name libcublas.so.13 2>/dev/null | head -1)) && LD_LIBRARY_PATH=$L ./candle_attention_tests --test-threads 1'
