@@ -7,7 +7,8 @@
 #   STAGES="build test sm80 sanitize bench" (default), also "run" (flashattn-bench, as
 #   `make run`), "profile" (ncu, every section, on the kernels matching PROFILE_KERNELS of
 #   bench/profile_kernels.py $PROFILE_ARGS, by default D = 128, N = 4096) and "rust" (the
-#   candle-flashattn CUDA tests packed by scripts/rust-gpu-tests.sh into .rustbin/, carried)
+#   candle-flashattn CUDA tests and criterion bench packed by scripts/rust-gpu-tests.sh into
+#   .rustbin/, carried)
 #   BENCH_ARGS="..." (compare_torch.py)
 #   STRESS_CASES=300, TEST_FILTER=<gtest filter> (default: every test)
 # Needs GoogleTest: installed, or its sources in .deps/googletest (scripts/carry-deps.sh).
