@@ -10,8 +10,9 @@
 // issues S_n = Q K_n^T together with O += P_{n-1} V_{n-1} (wgmma RS, P kept in registers in
 // the A layout), waits for S_n only, and runs the online softmax while the product with V is
 // still in flight. S_n is wgmma RS too where Q fits in registers (kQInRegs: loaded once per
-// tile, so the tensor cores read only K from shared memory), else SS. The consumers take turns issuing (named barriers, in a
-// ring), so the tensor cores work on one's products while another runs its softmax.
+// tile, so the tensor cores read only K from shared memory), else SS. The consumers take turns
+// issuing (named barriers, in a ring), so the tensor cores work on one's products while
+// another runs its softmax.
 // Shared tiles are 64-column slabs with the 128-byte swizzle (wgmma.cuh has the descriptors);
 // at D = 96 the second slab's last 32 columns are TMA's zero fill, never read by a wgmma.
 // The epilogue normalizes O and writes it with stmatrix into a swizzled staging tile per
