@@ -33,18 +33,21 @@ grep -rhoE "fn cu[A-Za-z0-9_]+\(" "$cudarc/src/driver" | sed -E 's/fn //; s/\(//
 cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$libs/libcuda.so" "$libs/cuda_stub.c"
 
 target="${CARGO_TARGET_DIR:-$PWD/bindings/rust/target}/cuda-tests"
-(cd bindings/rust &&
-    PATH="$(dirname "$nvcc"):$PATH" CUDA_COMPUTE_CAP=$cap FLASHATTN_CUDA_ARCHS=$cap \
-    RUSTFLAGS="-L $libs" CARGO_TARGET_DIR="$target" \
-    cargo test --locked --release --features cuda -p candle-flashattn --no-run 2>&1 |
-        tee "$target/tests.log")
-(cd bindings/rust &&
-    PATH="$(dirname "$nvcc"):$PATH" CUDA_COMPUTE_CAP=$cap FLASHATTN_CUDA_ARCHS=$cap \
-    RUSTFLAGS="-L $libs" CARGO_TARGET_DIR="$target" \
-    cargo bench --locked --features cuda -p candle-flashattn --bench attention --no-run 2>&1 |
-        tee "$target/bench.log")
+mkdir -p "$target" .rustbin
+# Builds, without running, `cargo <args>` of candle-flashattn with the cuda feature; cargo's
+# report, which names the binary, goes to $target/<log>.log.
+build() {
+    local log=$1
+    shift
+    (cd bindings/rust &&
+        PATH="$(dirname "$nvcc"):$PATH" CUDA_COMPUTE_CAP=$cap FLASHATTN_CUDA_ARCHS=$cap \
+        RUSTFLAGS="-L $libs" CARGO_TARGET_DIR="$target" \
+        cargo "$@" --locked --features cuda -p candle-flashattn --no-run 2>&1 |
+            tee "$target/$log.log")
+}
+build tests test --release
+build bench bench --bench attention
 # The test and the bench are both named attention: take each from its own build's report.
-mkdir -p .rustbin
 pack() {
     local bin
     bin=$(sed -nE "s|.*Executable $1 \((.*)\)|\1|p" "$target/$2.log" | tail -1)
