@@ -39,6 +39,22 @@ __device__ __forceinline__ unsigned char* align_to_swizzle_period(unsigned char*
         (reinterpret_cast<uintptr_t>(raw) + kSwizzlePeriod - 1) & ~uintptr_t{kSwizzlePeriod - 1});
 }
 
+// A lane's row addresses for ldmatrix_x4 / stmatrix_x4 of the 16 x 16 blocks at rows 16 warp..
+// of a tile of 64-column slabs with the 128-byte swizzle, slab_bytes apart: the mma A-fragment
+// order of ldmatrix.cuh (matrix lane / 8 at rows + 8 ((lane / 8) & 1), columns + 8 (lane / 16)).
+// Block j's 16-byte chunk 2 j + lane / 16 of the lane's row lies at chunk (chunk % 8) ^
+// (row % 8) of its 128 bytes.
+struct SwizzledX4 {
+    int mi, row;
+    __device__ __forceinline__ SwizzledX4(int warp, int lane)
+        : mi(lane / 8), row(16 * warp + 8 * (mi & 1) + lane % 8) {}
+    template <typename Byte>
+    __device__ __forceinline__ Byte* at(Byte* tile, int slab_bytes, int j) const {
+        const int chunk = 2 * j + (mi >> 1);
+        return tile + (chunk / 8) * slab_bytes + row * 128 + ((chunk % 8) ^ (row % 8)) * 16;
+    }
+};
+
 __device__ __forceinline__ uint64_t smem_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
     const uint32_t a = smem_addr(tile);
     return static_cast<uint64_t>((a & 0x3FFFF) >> 4) |

@@ -283,7 +283,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             ptx::named_barrier_sync(kEpilogue + c, 128);
         }
         if (out != nullptr) {
-            const int mi = lane / 8, srow = 16 * warp + 8 * (mi & 1) + lane % 8;
+            const ptx::SwizzledX4 x4(warp, lane);
 #pragma unroll
             for (int j = 0; j < kD / 16; ++j) {
                 const uint32_t r[4] = {
@@ -291,10 +291,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
                     ptx::pack2<T>(o[2 * j][2] * inv[1], o[2 * j][3] * inv[1]),
                     ptx::pack2<T>(o[2 * j + 1][0] * inv[0], o[2 * j + 1][1] * inv[0]),
                     ptx::pack2<T>(o[2 * j + 1][2] * inv[1], o[2 * j + 1][3] * inv[1])};
-                const int nt = 2 * j + (mi >> 1);  // this lane's row address is in n-tile nt
-                ptx::stmatrix_x4(sO + (nt / 8) * kOSlab + srow * kSlabBytes +
-                                     (((nt % 8) ^ (srow % 8)) * 16),
-                                 r);
+                ptx::stmatrix_x4(x4.at(sO, kOSlab, j), r);
             }
             ptx::fence_proxy_async_shared();
         }
@@ -356,18 +353,14 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         ptx::mbarrier_wait(&full_q[qb], (qi / L::kQBufs) & 1);
         ++qi;
         const unsigned char* sQ = smem + L::kQ + qb * L::kQBytes + 64 * c * kSlabBytes;
-        // With Q in registers each warp loads its 16 rows (k-step kk: 16-byte chunks 2 kk and
-        // 2 kk + 1 of the swizzled slabs, the addressing of the epilogue's stmatrix) and
-        // hands the buffer back at once.
+        // With Q in registers each warp loads its 16 rows, k-step kk as the A fragment of
+        // columns 16 kk.., and hands the buffer back at once.
         uint32_t qa[Tn::kQInRegs ? kD / 16 : 1][4];
         if constexpr (Tn::kQInRegs) {
-            const int mi = lane / 8, qrow = 16 * warp + 8 * (mi & 1) + lane % 8;
+            const ptx::SwizzledX4 x4(warp, lane);
 #pragma unroll
-            for (int kk = 0; kk < kD / 16; ++kk) {
-                const int ch = 2 * kk + (mi >> 1);
-                ptx::ldmatrix_x4(qa[kk], sQ + (ch / 8) * kRows * kSlabBytes + qrow * kSlabBytes +
-                                             ((ch % 8) ^ (qrow % 8)) * 16);
-            }
+            for (int kk = 0; kk < kD / 16; ++kk)
+                ptx::ldmatrix_x4(qa[kk], x4.at(sQ, kRows * kSlabBytes, kk));
             if (lane == 0) ptx::mbarrier_arrive(&empty_q[qb]);
         }
         float s[kCols / 8][4];
