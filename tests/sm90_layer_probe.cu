@@ -47,8 +47,8 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
     ptx::wgmma_fence();
     for (int kk = 0; kk < kD / 16; ++kk) {
         const int off = (kk / 4) * kSlab + (kk % 4) * 32;
-        ptx::Wgmma<__half, kN>::ss(s, ptx::smem_desc(sq + off, 16, 1024),
-                                   ptx::smem_desc(sk + off, 16, 1024), kk > 0);
+        ptx::Wgmma<__half, kN>::ss(s, ptx::SmemDesc(sq + off, 16, 1024),
+                                   ptx::SmemDesc(sk + off, 16, 1024), kk > 0);
     }
     ptx::wgmma_commit();
     ptx::wgmma_wait<0>();
@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(128) probe_kernel(const __grid_constant__ CUte
     float o[kD / 8][4];
     ptx::wgmma_fence();
     for (int kk = 0; kk < kN / 16; ++kk)
-        ptx::Wgmma<__half, kD>::rs(o, pa[kk], ptx::smem_desc(sv + kk * 2048, kSlab, 1024), kk > 0);
+        ptx::Wgmma<__half, kD>::rs(o, pa[kk], ptx::SmemDesc(sv + kk * 2048, kSlab, 1024), kk > 0);
     ptx::wgmma_commit();
     ptx::wgmma_wait<0>();
     ptx::fence_operands(o);

@@ -55,12 +55,26 @@ struct SwizzledX4 {
     }
 };
 
-__device__ __forceinline__ uint64_t smem_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
-    const uint32_t a = smem_addr(tile);
-    return static_cast<uint64_t>((a & 0x3FFFF) >> 4) |
-           static_cast<uint64_t>((lbo & 0x3FFFF) >> 4) << 16 |
-           static_cast<uint64_t>((sbo & 0x3FFFF) >> 4) << 32 | uint64_t{1} << 62;
-}
+// A descriptor kept as its two 32-bit words. Stepping through shared memory is one add to the
+// start address field: every address stays below 2^18 bytes, so (address >> 4) < 2^14 and
+// start(tile + bytes) = start(tile) + bytes / 16 never carries into the LBO field. Building the
+// descriptor of each wgmma from its address instead costs four dependent uniform instructions
+// (mask, shift, or) in the issue window.
+class SmemDesc {
+  public:
+    __device__ __forceinline__ SmemDesc(const void* tile, uint32_t lbo, uint32_t sbo)
+        : lo_((smem_addr(tile) & 0x3FFFF) >> 4 | ((lbo & 0x3FFFF) >> 4) << 16),
+          hi_((sbo & 0x3FFFF) >> 4 | 1u << 30) {}  // bit 62: the 128-byte swizzle
+    // The descriptor of the same layout `bytes` (a multiple of 16) further on.
+    __device__ __forceinline__ SmemDesc operator+(uint32_t bytes) const {
+        return SmemDesc(lo_ + bytes / 16, hi_);
+    }
+    __device__ __forceinline__ operator uint64_t() const { return uint64_t{hi_} << 32 | lo_; }
+
+  private:
+    __device__ __forceinline__ SmemDesc(uint32_t lo, uint32_t hi) : lo_(lo), hi_(hi) {}
+    uint32_t lo_, hi_;
+};
 
 // Orders this thread's register and shared-memory accesses before the following wgmma.
 __device__ __forceinline__ void wgmma_fence() {

@@ -221,19 +221,21 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     int qb_p = 0;           // its Q buffer
     int q_held = -1;        // a Q buffer whose O store may still be reading it
 
+    // Descriptors of the shared tiles, made once: a K-major tile (Q, K) and a V stage
+    // (MN-major, slabs kCols rows apart) at the start of shared memory, moved by offsets.
+    const ptx::SmemDesc k_major(smem, 16, 1024);
+    const ptx::SmemDesc v_major(smem, kCols * kSlabBytes, 1024);
     auto slot = [&](int n) { return (it + n) % kStages; };
     auto parity = [&](int n) { return uint32_t((it + n) / kStages) & 1; };
     // first: P_0 V_0 of a tile, which overwrites O (scale-d 0) rather than accumulating: with a
     // pending tile O is not zeroed by other instructions (copies of wgmma accumulators at path
     // merges make ptxas serialize the wgmma); without, the tile's start zeroes it.
     auto issue_pv = [&](int n, bool first) {
-        const unsigned char* sV = smem + L::kV + slot(n) * L::kKvBytes;
+        const ptx::SmemDesc sV = v_major + (L::kV + slot(n) * L::kKvBytes);
         ptx::fence_operands(o);
 #pragma unroll
         for (int kk = 0; kk < kCols / 16; ++kk)
-            ptx::Wgmma<T, kD>::rs(o, pa[kk],
-                                  ptx::smem_desc(sV + kk * 2048, kCols * kSlabBytes, 1024),
-                                  kk > 0 || !(L::kCrossTile && first));
+            ptx::Wgmma<T, kD>::rs(o, pa[kk], sV + kk * 2048, kk > 0 || !(L::kCrossTile && first));
         ptx::wgmma_commit();
     };
     auto pv_done = [&](int n) {
@@ -352,7 +354,9 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         const int qb = qi % L::kQBufs;
         ptx::mbarrier_wait(&full_q[qb], (qi / L::kQBufs) & 1);
         ++qi;
-        const unsigned char* sQ = smem + L::kQ + qb * L::kQBytes + 64 * c * kSlabBytes;
+        const int q_off = L::kQ + qb * L::kQBytes + 64 * c * kSlabBytes;
+        const unsigned char* sQ = smem + q_off;
+        const ptx::SmemDesc sQd = k_major + q_off;
         // With Q in registers each warp loads its 16 rows, k-step kk as the A fragment of
         // columns 16 kk.., and hands the buffer back at once.
         uint32_t qa[Tn::kQInRegs ? kD / 16 : 1][4];
@@ -371,16 +375,15 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         // then runs the softmax of S_n while P_{n-1} V_{n-1} is still in flight. Phase 0 issues
         // the pending tile's last P V, if any; the last P V of this tile is left pending.
         auto issue_qk = [&](int n) {
-            const unsigned char* sK = smem + L::kK + slot(n) * L::kKvBytes;
+            const ptx::SmemDesc sK = k_major + (L::kK + slot(n) * L::kKvBytes);
 #pragma unroll
             for (int kk = 0; kk < kD / 16; ++kk) {
-                const int koff = (kk / 4) * kCols * kSlabBytes + (kk % 4) * 32;
-                const uint64_t kdesc = ptx::smem_desc(sK + koff, 16, 1024);
+                const uint64_t kdesc = sK + ((kk / 4) * kCols * kSlabBytes + (kk % 4) * 32);
                 if constexpr (Tn::kQInRegs) {
                     ptx::Wgmma<T, kCols>::template rs<false>(s, qa[kk], kdesc, kk > 0);
                 } else {
                     const int off = (kk / 4) * kRows * kSlabBytes + (kk % 4) * 32;
-                    ptx::Wgmma<T, kCols>::ss(s, ptx::smem_desc(sQ + off, 16, 1024), kdesc, kk > 0);
+                    ptx::Wgmma<T, kCols>::ss(s, sQd + off, kdesc, kk > 0);
                 }
             }
             ptx::wgmma_commit();
