@@ -117,6 +117,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     unsigned char* smem = ptx::align_to_swizzle_period(smem_raw);
     __shared__ uint64_t full_q[L::kQBufs], empty_q[L::kQBufs], full_k[kStages], full_v[kStages],
         empty_k[kStages], empty_v[kStages];
+    __shared__ float wait_hold[Tn::kThreads / 32];  // per warp; written, never read
 
     const int m_blocks = (p.seqlen_q + kRows - 1) / kRows;
     const int pairs = (m_blocks + 1) / 2;
@@ -400,6 +401,10 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             if (j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > wg_r0 + p.causal_offset))
                 mask_tile<kCols / 8>(s, j0, row_a, row_a + 8, p, lane);
             rescale = online_softmax<kCols / 8>(s, scale_log2, m, l, alpha);
+            // The wait for the P V in flight comes after this softmax, not before it. One lane
+            // per warp stores (to its warp's word: no two threads write one address), and the
+            // store orders the whole warp's instruction stream.
+            if (lane == 0) ptx::hold_wait_for(l[0] + l[1], &wait_hold[threadIdx.x / 32]);
         };
 
         // Phase 0 in two copies, so that no wgmma is in flight where the paths merge (ptxas
