@@ -59,10 +59,16 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kN8][4], float scale, 
     bool rescale = false;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-        float mx = -INFINITY;
+        // The row max as a tree (depth log2(2 kN8), not a chain of 2 kN8 dependent maxes):
+        // the softmax is latency-bound, the exponentials wait for this.
+        float t[kN8];
 #pragma unroll
-        for (int nt = 0; nt < kN8; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
-        mx = ptx::quad_max(mx) * scale;
+        for (int nt = 0; nt < kN8; ++nt) t[nt] = fmaxf(s[nt][2 * h], s[nt][2 * h + 1]);
+#pragma unroll
+        for (int w = 1; w < kN8; w *= 2)
+#pragma unroll
+            for (int nt = 0; nt + w < kN8; nt += 2 * w) t[nt] = fmaxf(t[nt], t[nt + w]);
+        const float mx = ptx::quad_max(t[0]) * scale;
         alpha[h] = 1.0f;
         if (mx > m[h] + kRescaleSlack) {
             // -inf (nothing seen yet) gives alpha 0 on an all-zero O.
