@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command for the GPU machine: configure and build for this GPU's architecture with
 # every core, run the GPU tests and a random-shape stress test, compute-sanitizer (memcheck,
-# racecheck) on a reduced grid, report kernel resource use, then benchmark against PyTorch's
+# racecheck) on a reduced grid, report kernel resource use (and, by scripts/sass_overlap.py,
+# whether the sm_90a softmax still overlaps P V in the SASS), then benchmark against PyTorch's
 # attention backends. Full logs go to $OUT (default ./gpu-check-out); a short table is last.
 #
 #   STAGES="build test sm80 sanitize bench" (default), also "run" (flashattn-bench, as
@@ -49,6 +50,8 @@ if has build; then
     [ -n "$sm90" ] && note "sm90 fwd kernels: $sm90"
     sass=$(cuobjdump -sass $BUILD/libflashattn.so 2>/dev/null | grep -oE 'HGMMA|UTMALDG|USETMAXREG' | sort | uniq -c | tr '\n' ' ')
     note "sm90 SASS: ${sass:-none}; wgmma serialization warnings: $(grep -c 'C751[0-5]\|wgmma.*serializ' "$OUT/build.log")"
+    overlap=$(cuobjdump -sass $BUILD/libflashattn.so 2>/dev/null | python3 scripts/sass_overlap.py)
+    note "sm90 softmax under P V (scripts/sass_overlap.py): rc=$?, $(grep -c '^ok' <<< "$overlap") kernels ok, $(grep -c '^BAD' <<< "$overlap") not"
 fi
 
 tests=$BUILD/tests/flashattn_tests

@@ -89,10 +89,12 @@ __device__ __forceinline__ void wgmma_wait() {
     asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(n) : "memory");
 }
 
-// Holds the next wgmma_wait until v has been computed. ptxas schedules a wait for in-flight
-// wgmma as early as its operands allow, ahead of register math that was written before it to
-// overlap that wgmma; it keeps shared-memory stores and waits in program order, so a store of v
-// (to a word nothing reads) orders the wait after all the math v depends on.
+// Holds the next wgmma_wait until v has been computed. ptxas (CUDA 13.0) schedules a wait for
+// in-flight wgmma as early as its operands allow, ahead of register math written before it to
+// overlap that wgmma; it keeps shared-memory stores and waits in program order (seen in the
+// SASS, not documented), so a store of v (to a word nothing reads) orders the wait after all
+// the math v depends on. A newer ptxas may schedule otherwise: scripts/sass_overlap.py (run
+// by gpu-check) checks the SASS.
 __device__ __forceinline__ void hold_wait_for(float v, float* scratch) {
     asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(smem_addr(scratch)), "f"(v) : "memory");
 }
