@@ -98,7 +98,7 @@ __device__ __forceinline__ FwdTile fwd_tile(const AttnParams& p, int unit, int h
 // wgmma, then signals the next consumer's; kEpilogue + c orders its own warps' writes of O
 // before its store.
 constexpr int kPingPong = 1;
-constexpr int kEpilogue = kPingPong + 3;  // after the ping-pong ids of up to three consumers
+constexpr int kEpilogue = kPingPong + 4;  // after the ping-pong ids of up to four consumers
 
 template <typename T, int kD, int kConsumers>
 __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)

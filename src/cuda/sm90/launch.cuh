@@ -46,12 +46,15 @@ cudaError_t launch_fwd_tiles(const FwdParams& p, int sms, cudaStream_t stream) {
 }
 
 // sms: the device's multiprocessor count, the persistent grid's width. The consumer count
-// (tuning.h) is chosen here; only D = 64 has two kernels.
+// (tuning.h) is chosen here; only D = 64 has more than one kernel.
 template <typename T, int kD>
 cudaError_t launch_fwd(const FwdParams& p, int sms, cudaStream_t stream) {
     if constexpr (kD == 64) {
-        if (fwd_consumers(kD, p.causal, p.seqlen_q) == 3)
-            return launch_fwd_tiles<T, kD, 3>(p, sms, stream);
+        switch (fwd_consumers(kD, p.causal, p.seqlen_q)) {
+            case 3: return launch_fwd_tiles<T, kD, 3>(p, sms, stream);
+            case 4: return launch_fwd_tiles<T, kD, 4>(p, sms, stream);
+            default: break;
+        }
     }
     return launch_fwd_tiles<T, kD, 2>(p, sms, stream);
 }

@@ -13,10 +13,14 @@ constexpr int kHeadDims[] = {64, 96, 128, 192, 256};
 
 // Consumer warpgroups for a problem, chosen at launch. D = 64 has the least tensor work per
 // exponential: a third consumer keeps the softmax covered (1.08-1.16x two consumers at
-// N >= 4k, H200), but its 192-row tiles waste work on short causal problems, where two win
-// (1.12-1.15x at N = 1k, 1.01-1.03x at 2k; BENCHMARKS.md).
+// N >= 4k, H200), but its 192-row tiles waste work on short problems: causal up to 2k, where
+// two win (1.12-1.15x at N = 1k, 1.01-1.03x at 2k), and non-causal up to 2k, where four
+// (256-row tiles, 64-key steps) pad nothing and win 1.00-1.05x; from 4k three match or beat
+// four (1.00-1.06x; BENCHMARKS.md).
 __host__ __device__ constexpr int fwd_consumers(int d, bool causal, int64_t seqlen_q) {
-    return d == 64 && !(causal && seqlen_q <= 2048) ? 3 : 2;
+    if (d != 64) return 2;
+    if (seqlen_q > 2048) return 3;
+    return causal ? 2 : 4;
 }
 
 template <int kD, int kConsumersArg>
@@ -26,19 +30,20 @@ struct FwdTuning {
     // Keys per step: S (kCols / 2 f32 registers per thread) must fit beside O (kD / 2) and
     // the P fragments (kCols / 4) under the consumers' registers, and two stages of K and V
     // beside Q in shared memory: 112 at D = 192 and 80 at D = 256 fill it. Wider steps at
-    // D = 64 or 128 lost at N = 1k (padding) and gained < 3%.
-    static constexpr int kCols = kD == 256 ? 80 : kD == 192 ? 112 : 128;
+    // D = 64 or 128 lost at N = 1k (padding) and gained < 3%. Four consumers have room for
+    // 64 only.
+    static constexpr int kCols = kConsumers == 4 ? 64 : kD == 256 ? 80 : kD == 192 ? 112 : 128;
     static constexpr int kStages = 2;  // 3 measured no faster at D = 64 and 128
     // Q as the register A operand of S = Q K^T (loaded once per tile), so that wgmma reads only
     // K from shared memory: 1.01-1.04x Q from shared memory at D = 128 and at D = 64 causal
     // (H200). Its kD / 4 registers fit beside S, O and P up to D = 128 at two consumers
-    // (three, with 160 registers each, would spill).
+    // (three or four, with 160 or 112 registers each, would spill).
     static constexpr bool kQInRegs = kD <= 128 && kConsumers == 2;
     static constexpr int kThreads = 128 * (kConsumers + 1);
     // Register split of setmaxnreg (multiples of 8): what the warpgroups hold after it may
     // not exceed what the CTA holds at launch, 64 K registers at one CTA per SM.
     static constexpr int kProducerRegs = 24;
-    static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
+    static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : kConsumers == 3 ? 160 : 112;
     static_assert(128 * (kProducerRegs + kConsumers * kConsumerRegs) <=
                       kThreads * (65536 / kThreads / 8 * 8),
                   "the register split fits what the CTA holds at launch");
