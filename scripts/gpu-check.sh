@@ -48,10 +48,13 @@ if has build; then
     # The sm_90a kernels: Hopper instructions present in the SASS, no serialized wgmma.
     sm90=$(grep 'sm90::fwd_kernel' "$OUT/resources.txt" | sed -E 's/.*(REG:[0-9]+).*(SHARED:[0-9]+).*/\1 \2/' | sort | uniq -c | tr '\n' ';')
     [ -n "$sm90" ] && note "sm90 fwd kernels: $sm90"
-    sass=$(cuobjdump -sass $BUILD/libflashattn.so 2>/dev/null | grep -oE 'HGMMA|UTMALDG|USETMAXREG' | sort | uniq -c | tr '\n' ' ')
-    note "sm90 SASS: ${sass:-none}; wgmma serialization warnings: $(grep -c 'C751[0-5]\|wgmma.*serializ' "$OUT/build.log")"
-    overlap=$(cuobjdump -sass $BUILD/libflashattn.so 2>/dev/null | python3 scripts/sass_overlap.py)
+    sass=$(mktemp)  # the library's SASS, disassembled once for both checks
+    cuobjdump -sass $BUILD/libflashattn.so > "$sass" 2>/dev/null
+    counts=$(grep -oE 'HGMMA|UTMALDG|USETMAXREG' "$sass" | sort | uniq -c | tr '\n' ' ')
+    note "sm90 SASS: ${counts:-none}; wgmma serialization warnings: $(grep -c 'C751[0-5]\|wgmma.*serializ' "$OUT/build.log")"
+    overlap=$(python3 scripts/sass_overlap.py < "$sass")
     note "sm90 softmax under P V (scripts/sass_overlap.py): rc=$?, $(grep -c '^ok' <<< "$overlap") kernels ok, $(grep -c '^BAD' <<< "$overlap") not"
+    rm -f "$sass"
 fi
 
 tests=$BUILD/tests/flashattn_tests
