@@ -106,20 +106,21 @@ std::vector<Case> forward_cases() {
             c.seqlen_k = causal ? 1000 : 1100;
             cases.push_back(c);
         }
-    // Long enough that causal D = 64 runs the sm_90a kernel's three-consumer tiles (short
-    // causal problems run two); seqlen_k > seqlen_q shifts the diagonal.
-    for (int dt : {FLASH_ATTN_DTYPE_F16, FLASH_ATTN_DTYPE_BF16}) {
-        Case c;
-        c.dtype = dt;
-        c.head_dim = 64;
-        c.causal = true;
-        c.batch = 1;
-        c.heads_q = 2;
-        c.heads_k = 1;
-        c.seqlen_q = 2100;
-        c.seqlen_k = dt == FLASH_ATTN_DTYPE_F16 ? 2100 : 2230;
-        cases.push_back(c);
-    }
+    // Long enough that D = 64 runs the sm_90a kernel's three-consumer tiles (shorter problems
+    // run two when causal, four when not); seqlen_k > seqlen_q shifts the diagonal.
+    for (int dt : {FLASH_ATTN_DTYPE_F16, FLASH_ATTN_DTYPE_BF16})
+        for (bool causal : {false, true}) {
+            Case c;
+            c.dtype = dt;
+            c.head_dim = 64;
+            c.causal = causal;
+            c.batch = 1;
+            c.heads_q = 2;
+            c.heads_k = 1;
+            c.seqlen_q = 2100;
+            c.seqlen_k = dt == FLASH_ATTN_DTYPE_F16 ? 2100 : 2230;
+            cases.push_back(c);
+        }
     return cases;
 }
 
