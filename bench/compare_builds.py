@@ -44,14 +44,15 @@ def main():
                         f = lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
                         ref = f().transpose(1, 2).float()
                         cudnn = flops / ct.bench(f) / 1e9
-                    calls, diff = {}, 0.0
+                    calls, diff = {}, {}
                     for name, fa in builds:
                         out = torch.full_like(q, float("nan"))  # poisoned: unwritten shows
                         lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
                         a = fa.forward_args(q, k, v, out, lse, causal, code)
                         fa.fwd(a)
                         torch.cuda.synchronize()
-                        diff = max(diff, (out.float() - ref).abs().max().item())
+                        err = (out.float() - ref).abs().max().item()
+                        diff[name] = err if err == err else float("inf")  # NaN: unwritten
                         calls[name] = (fa, a, out, lse)
                     tf = {}
                     for order in (builds, builds[::-1]):
@@ -60,11 +61,12 @@ def main():
                             t = flops / ct.bench(lambda: fa.fwd(a)) / 1e9
                             tf[name] = max(tf.get(name, 0.0), t)
                     rows.append({"dtype": dt, "D": d, "causal": causal, "N": n,
-                                 "CUDNN_fwd_tflops": cudnn, "max_abs_diff": diff,
+                                 "CUDNN_fwd_tflops": cudnn, "max_abs_diff": max(diff.values()),
+                                 **{f"{x}_max_abs_diff": diff[x] for x in names},
                                  **{f"{x}_fwd_tflops": tf[x] for x in names}})
                     print(f"| {dt} | {d} | {'yes' if causal else 'no'} | {n} | " +
                           " | ".join(f"{tf[x]:.0f}" for x in names) + f" | {cudnn:.0f} | " +
-                          " | ".join(f"{tf[x] / cudnn:.2f}" for x in names) + f" | {diff:.1e} |",
+                          " | ".join(f"{tf[x] / cudnn:.2f}" for x in names) + f" | {max(diff.values()):.1e} |",
                           flush=True)
     with open(os.path.join(args.out, "compare_builds.json"), "w") as fh:
         json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
