@@ -126,10 +126,10 @@ __device__ __forceinline__ void store_row(const float (&o)[kN8][4], int h, float
     }
 }
 
-// The natural-log LSE of a row from its max (log2 units) and full sum; -inf for a row that
-// saw no key.
+// The natural-log LSE of a row from its max (log2 units) and full sum (0 or >= 1); -inf for
+// a row that saw no key.
 __device__ __forceinline__ float row_lse(float m, float lsum) {
-    return lsum > 0.0f ? (m + log2f(lsum)) * static_cast<float>(M_LN2) : -INFINITY;
+    return lsum > 0.0f ? (m + ptx::log2_approx(lsum)) * static_cast<float>(M_LN2) : -INFINITY;
 }
 
 }  // namespace flashattn::cuda

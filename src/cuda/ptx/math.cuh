@@ -10,6 +10,20 @@ __device__ __forceinline__ float exp2_approx(float x) {
     return y;
 }
 
+// 1 / x and log2(x) by the SFU (rcp.approx.ftz: about 1 ulp; lg2.approx.ftz: about 2^-22
+// absolute), without the branches of IEEE division and log2f. Meant for a softmax row sum,
+// which is 0 or at least 1 (the row max's own term).
+__device__ __forceinline__ float rcp_approx(float x) {
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+__device__ __forceinline__ float log2_approx(float x) {
+    float y;
+    asm("lg2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Max and sum over the 4 lanes of an mma quad (lanes 4g..4g+3), which share a fragment row.
 __device__ __forceinline__ float quad_max(float x) {
     x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));

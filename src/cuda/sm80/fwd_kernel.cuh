@@ -190,7 +190,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
             const float lsum = ptx::quad_sum(l[mi][h]);
             if (row >= p.rows) continue;
             const int pos = row / p.group, head = hk * p.group + row % p.group;
-            const float inv = lsum > 0.0f ? out_scale / lsum : 0.0f;
+            const float inv = lsum > 0.0f ? out_scale * ptx::rcp_approx(lsum) : 0.0f;
             if (out != nullptr)
                 store_row<kD / 8>(o[mi], h, inv,
                                   out + b * p.out_batch + int64_t(pos) * p.out_seq +

@@ -256,7 +256,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         for (int h = 0; h < 2; ++h) {
             const int row = row_a + 8 * h;
             const float lsum = ptx::quad_sum(l[h]);
-            inv[h] = lsum > 0.0f ? 1.0f / lsum : 0.0f;
+            inv[h] = lsum > 0.0f ? ptx::rcp_approx(lsum) : 0.0f;
             if (p.lse != nullptr && lane % 4 == 0 && row < p.seqlen_q)
                 p.lse[(int64_t(w.b) * p.heads_q + w.head) * p.seqlen_q + row] =
                     row_lse(m[h], lsum);
