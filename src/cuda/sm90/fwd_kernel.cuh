@@ -28,6 +28,7 @@
 
 #include <cmath>
 
+#include "cuda/common/fast_div.h"
 #include "cuda/common/params.h"
 #include "cuda/common/softmax.cuh"
 #include "cuda/ptx/tma.cuh"
@@ -80,18 +81,25 @@ __device__ __forceinline__ int key_steps(const AttnParams& p, int r0, int rows, 
 // middle block of an odd count alone), in that order. Under a causal mask the two lengths sum
 // to a constant, so a static round-robin of units over persistent CTAs balances them, the
 // longer block first. Consecutive units share a head, so CTAs running at the same time share
-// its K and V in L2.
+// its K and V in L2. Unit numbers are split by FastDiv: these run at every tile boundary.
+struct FwdSchedule {
+    int m_blocks, units;
+    FastDiv pairs, heads;  // unit = (b heads_q + head) pairs + j
+};
 struct FwdTile {
     int b, head, r0;
 };
-__device__ __forceinline__ int unit_tiles(int unit, int pairs, int m_blocks) {
-    return 2 * (unit % pairs) + 1 == m_blocks ? 1 : 2;
+__device__ __forceinline__ int unit_tiles(const FwdSchedule& s, int unit) {
+    const int j = unit - static_cast<int>(s.pairs.div(unit) * s.pairs.d);
+    return 2 * j + 1 == s.m_blocks ? 1 : 2;
 }
-__device__ __forceinline__ FwdTile fwd_tile(const AttnParams& p, int unit, int half, int pairs,
-                                            int m_blocks, int rows) {
-    const int j = unit % pairs, bh = unit / pairs;
-    const int m_block = half == 0 ? m_blocks - 1 - j : j;
-    return {bh / p.heads_q, bh % p.heads_q, m_block * rows};
+__device__ __forceinline__ FwdTile fwd_tile(const FwdSchedule& s, int unit, int half, int rows) {
+    int bh = s.pairs.div(unit);
+    asm volatile("" : "+r"(bh));  // computed here: hoisted, a value was spilled (D = 256)
+    const int j = unit - bh * static_cast<int>(s.pairs.d);
+    const int b = s.heads.div(bh);
+    const int m_block = half == 0 ? s.m_blocks - 1 - j : j;
+    return {b, bh - b * static_cast<int>(s.heads.d), m_block * rows};
 }
 
 // Named barriers: consumer c of the ping-pong waits on kPingPong + c before issuing its
@@ -104,7 +112,7 @@ template <typename T, int kD, int kConsumers>
 __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
     fwd_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_k,
                const __grid_constant__ CUtensorMap tm_v, const __grid_constant__ CUtensorMap tm_o,
-               const FwdParams p) {
+               const FwdParams p, const FwdSchedule sched) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using Tn = FwdTuning<kD, kConsumers>;
     using L = FwdSmem<kD, kConsumers>;
@@ -119,9 +127,6 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         empty_k[kStages], empty_v[kStages];
     __shared__ float wait_hold[Tn::kThreads / 32];  // per warp; written, never read
 
-    const int m_blocks = (p.seqlen_q + kRows - 1) / kRows;
-    const int pairs = (m_blocks + 1) / 2;
-    const int units = static_cast<int>(fwd_units(p.seqlen_q, kRows, p.heads_q, p.batch));
     const int wg = threadIdx.x / 128;
 
     if (threadIdx.x == 0) {
@@ -150,9 +155,9 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         ptx::prefetch_tensormap(&tm_k);
         ptx::prefetch_tensormap(&tm_v);
         int it = 0, qi = 0;
-        for (int u = blockIdx.x; u < units; u += gridDim.x)
-        for (int half = 0; half < unit_tiles(u, pairs, m_blocks); ++half) {
-            const FwdTile w = fwd_tile(p, u, half, pairs, m_blocks, kRows);
+        for (int u = blockIdx.x; u < sched.units; u += gridDim.x)
+        for (int half = 0; half < unit_tiles(sched, u); ++half) {
+            const FwdTile w = fwd_tile(sched, u, half, kRows);
             const int hk = w.head / p.group;
             const int steps = key_steps(p, w.r0, kRows, kCols);
             if (steps == 0) continue;
@@ -325,9 +330,9 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         pending = false;
     };
 
-    for (int u = blockIdx.x; u < units; u += gridDim.x)
-    for (int half = 0; half < unit_tiles(u, pairs, m_blocks); ++half) {
-        const FwdTile w = fwd_tile(p, u, half, pairs, m_blocks, kRows);
+    for (int u = blockIdx.x; u < sched.units; u += gridDim.x)
+    for (int half = 0; half < unit_tiles(sched, u); ++half) {
+        const FwdTile w = fwd_tile(sched, u, half, kRows);
         const int steps = key_steps(p, w.r0, kRows, kCols);
         const int wg_r0 = w.r0 + 64 * c;
         const int row_a = wg_r0 + 16 * warp + lane / 4;

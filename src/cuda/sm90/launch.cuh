@@ -38,10 +38,14 @@ cudaError_t launch_fwd_tiles(const FwdParams& p, int sms, cudaStream_t stream) {
     // Persistent: one CTA per SM (the shared memory allows no more) walks units of two query
     // blocks (fwd_kernel.cuh), so its producer loads the next tile while the consumers finish
     // the last one.
-    const int64_t grid =
-        std::min<int64_t>(fwd_units(p.seqlen_q, Tn::kRows, p.heads_q, p.batch), sms);
-    if (grid == 0) return cudaSuccess;
-    kernel<<<static_cast<unsigned>(grid), Tn::kThreads, kSmem, stream>>>(tq, tk, tv, to, p);
+    const int64_t units = fwd_units(p.seqlen_q, Tn::kRows, p.heads_q, p.batch);  // <= INT32_MAX
+    if (units == 0) return cudaSuccess;
+    const int m_blocks = static_cast<int>((p.seqlen_q + Tn::kRows - 1) / Tn::kRows);
+    const FwdSchedule sched{m_blocks, static_cast<int>(units),
+                            FastDiv(static_cast<uint32_t>((m_blocks + 1) / 2)),
+                            FastDiv(static_cast<uint32_t>(p.heads_q))};
+    kernel<<<static_cast<unsigned>(std::min<int64_t>(units, sms)), Tn::kThreads, kSmem, stream>>>(
+        tq, tk, tv, to, p, sched);
     return cudaGetLastError();
 }
 
