@@ -214,15 +214,17 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
 
     // State across tiles: `it` counts K/V steps (ring slot and parity), `qi` Q tiles. A tile
     // whose last P V is not yet issued is pending: with two Q buffers (L::kCrossTile) that
-    // product goes out with the next tile's first S, and the pending tile's epilogue runs in
-    // the next tile's first softmax gap, so the tensor cores see no tile boundary.
+    // product goes out with the next tile's first S, the pending tile's row statistics are
+    // finished while that S runs and its epilogue runs in the next softmax gap, so the tensor
+    // cores see no tile boundary: between one tile's last softmax and the next tile's first
+    // wgmma there is only the new tile's setup.
     int it = 0, qi = 0;
     float o[kD / 8][4] = {};
     uint32_t pa[kCols / 16][4];  // P of the previous step, the RS A operand
     float m[2], l[2];
     bool pending = false;
     FwdTile wp{};
-    float inv_p[2];         // its rows' 1 / sum
+    float m_p[2], l_p[2];   // its rows' max and (per-thread) sum
     bool first_p = false;   // its last P V is its first (one key step)
     int qb_p = 0;           // its Q buffer
     int q_held = -1;        // a Q buffer whose O store may still be reading it
@@ -250,21 +252,22 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         if (lane == 0) ptx::mbarrier_arrive(&empty_v[slot(n)]);
     };
 
-    // The row statistics of tile w once its last softmax has run: writes the LSE of rows
-    // row0 + 16 warp + lane / 4 + 8 h and returns their 1 / sum in inv (0 for a row that saw
-    // no key).
-    auto finish_rows = [&](const FwdTile& w, float (&inv)[2]) {
+    // The row statistics of tile w from its rows' final max and per-thread sums: writes the
+    // LSE of rows row0 + 16 warp + lane / 4 + 8 h and returns their 1 / sum in inv (0 for a
+    // row that saw no key).
+    auto finish_rows = [&](const FwdTile& w, const float (&mr)[2], const float (&lr)[2],
+                           float (&inv)[2]) {
         int row_a = w.r0 + 64 * c + 16 * warp + lane / 4;
         // Computed here: hoisted to the tile's start, the LSE address was spilled (D = 256).
         asm volatile("" : "+r"(row_a));
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = row_a + 8 * h;
-            const float lsum = ptx::quad_sum(l[h]);
+            const float lsum = ptx::quad_sum(lr[h]);
             inv[h] = lsum > 0.0f ? ptx::rcp_approx(lsum) : 0.0f;
             if (p.lse != nullptr && lane % 4 == 0 && row < p.seqlen_q)
                 p.lse[(int64_t(w.b) * p.heads_q + w.head) * p.seqlen_q + row] =
-                    row_lse(m[h], lsum);
+                    row_lse(mr[h], lsum);
         }
     };
     // With O in Q: hands Q buffer q_held back to the producer once its O store has read it.
@@ -325,7 +328,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         issue_pv(-1, first_p);
         turn_end();
         pv_done(-1);
-        if constexpr (!L::kCrossTile) finish_rows(wp, inv_p);  // the tile just ended
+        float inv_p[2];
+        finish_rows(wp, m_p, l_p, inv_p);
         epilogue(wp, inv_p, qb_p);
         pending = false;
     };
@@ -347,7 +351,7 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         }
         if (steps == 0) {  // no key for any row, and no Q buffer: zeros stored from registers
             float inv[2];
-            finish_rows(w, inv);
+            finish_rows(w, m, l, inv);
             for (int h = 0; h < 2 && out != nullptr; ++h)
                 if (row_a + 8 * h < p.seqlen_q)
                     store_row<kD / 8>(o, h, 0.0f,
@@ -421,6 +425,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
             issue_qk(0);
             issue_pv(-1, first_p);
             turn_end();
+            float inv_p[2];  // while S_0 runs
+            finish_rows(wp, m_p, l_p, inv_p);
             ptx::wgmma_wait<1>();  // S_0 is ready; the pending P V may still run
             softmax(0);            // no rescale: P_0 V_0 overwrites O
             pv_done(-1);
@@ -454,10 +460,8 @@ __global__ void __launch_bounds__(FwdTuning<kD, kConsumers>::kThreads, 1)
         first_p = steps == 1;
         qb_p = qb;
         wp = w;
-        if constexpr (L::kCrossTile)
-            finish_rows(w, inv_p);
-        else
-            flush();
+        m_p[0] = m[0], m_p[1] = m[1], l_p[0] = l[0], l_p[1] = l[1];
+        if constexpr (!L::kCrossTile) flush();
     }
     flush();
     release_q();
