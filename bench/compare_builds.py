@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Forward time of several builds of libflashattn side by side with PyTorch's CUDNN backend,
 in one process, on the same inputs: how kernel variants (a tuning-table or kernel edit, each
-built into its own directory) were compared. Each build is timed twice per cell, in opposite
-orders, and keeps its better time, so clock drift during the run hits every build alike.
+built into its own directory) were compared. cuDNN and each build are timed twice per cell, in
+opposite orders, each keeping its better time, so clock drift during the run hits all alike.
 FLOPs as compare_torch.py: 4*B*H*N*N*D, halved for causal; 16k tokens, hidden 2048.
 
 usage: compare_builds.py NAME=path/libflashattn.so ... [--dtypes f16] [--seqlens 1024,4096,16384]
@@ -40,10 +40,13 @@ def main():
                     q, k, v = (torch.randn(b, n, h, d, device="cuda", dtype=dtype) for _ in range(3))
                     flops = ct.forward_flops(b, h, n, d, causal)
                     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
+                    f = lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
                     with torch.nn.attention.sdpa_kernel([ct.SDPA["CUDNN"]]):
-                        f = lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
                         ref = f().transpose(1, 2).float()
-                        cudnn = flops / ct.bench(f) / 1e9
+
+                    def time_cudnn():
+                        with torch.nn.attention.sdpa_kernel([ct.SDPA["CUDNN"]]):
+                            return ct.bench(f)
                     calls, diff = {}, {}
                     for name, fa in builds:
                         out = torch.full_like(q, float("nan"))  # poisoned: unwritten shows
@@ -54,12 +57,18 @@ def main():
                         err = (out.float() - ref).abs().max().item()
                         diff[name] = err if err == err else float("inf")  # NaN: unwritten
                         calls[name] = (fa, a, out, lse)
+
+                    def time_build(name):
+                        fa, a = calls[name][:2]
+                        return ct.bench(lambda: fa.fwd(a))
+
+                    timers = [("CUDNN", time_cudnn)]
+                    timers += [(name, lambda name=name: time_build(name)) for name in names]
                     tf = {}
-                    for order in (builds, builds[::-1]):
-                        for name, _ in order:
-                            fa, a = calls[name][:2]
-                            t = flops / ct.bench(lambda: fa.fwd(a)) / 1e9
-                            tf[name] = max(tf.get(name, 0.0), t)
+                    for order in (timers, timers[::-1]):
+                        for name, timer in order:
+                            tf[name] = max(tf.get(name, 0.0), flops / timer() / 1e9)
+                    cudnn = tf.pop("CUDNN")
                     rows.append({"dtype": dt, "D": d, "causal": causal, "N": n,
                                  "CUDNN_fwd_tflops": cudnn, "max_abs_diff": max(diff.values()),
                                  **{f"{x}_max_abs_diff": diff[x] for x in names},
