@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Decode-shaped forwards (one query per sequence against a long K/V cache) of flashattn and
+PyTorch's SDPA backends, side by side in one process, on the same inputs: the step an LLM
+worker runs once per generated token. Decode is bound by reading K and V, so the table gives
+the time and the bytes of Q, K, V and O moved per second. Each contender is timed twice per
+cell, in opposite orders, keeping its better time (do_bench median). GQA cases pass
+enable_gqa to SDPA; a backend that refuses a shape shows "–".
+
+usage: compare_decode.py --lib build-gpu/libflashattn.so [--out DIR] [--dtype f16]
+                         [--batches 1,8,32] [--kv-lens 1024,4096,16384] [--kv-heads 32,8]
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare_torch as ct  # noqa: E402  (same directory)
+
+HEADS_Q, HEAD_DIM = 32, 128  # a Llama-style layer
+
+
+def run_cell(fa, dtype_name, batch, kv_len, heads_k):
+    torch, F = ct.torch, ct.F
+    dtype, code = ct.DTYPES[dtype_name]
+    torch.manual_seed(batch * 7 + kv_len + heads_k)
+    q = torch.randn(batch, 1, HEADS_Q, HEAD_DIM, device="cuda", dtype=dtype)
+    k, v = (torch.randn(batch, kv_len, heads_k, HEAD_DIM, device="cuda", dtype=dtype)
+            for _ in range(2))
+    out = torch.full_like(q, float("nan"))  # poisoned: an unwritten output shows
+    lse = torch.empty(batch, HEADS_Q, 1, device="cuda", dtype=torch.float32)
+    args = fa.forward_args(q, k, v, out, lse, False, code)
+    qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
+    gqa = heads_k != HEADS_Q
+
+    def sdpa(backend):
+        def run():
+            with torch.nn.attention.sdpa_kernel([backend]):
+                return ct.bench(lambda: F.scaled_dot_product_attention(qt, kt, vt,
+                                                                       enable_gqa=gqa))
+        return run
+
+    timers = [("flashattn", lambda: ct.bench(lambda: fa.fwd(args)))]
+    timers += [(name, sdpa(backend)) for name, backend in ct.SDPA.items()]
+    row = {"dtype": dtype_name, "batch": batch, "kv_len": kv_len, "heads_q": HEADS_Q,
+           "heads_k": heads_k, "head_dim": HEAD_DIM}
+    for order in (timers, timers[::-1]):
+        for name, timer in order:
+            if f"{name}_error" in row:
+                continue
+            try:
+                ms = timer()
+            except RuntimeError as e:  # a PyTorch backend may refuse a shape; flashattn may not
+                if name == "flashattn":
+                    raise
+                row[f"{name}_error"] = str(e).splitlines()[0][:120]
+                continue
+            row[f"{name}_us"] = min(row.get(f"{name}_us", float("inf")), ms * 1e3)
+    fa.fwd(args)
+    # The float32 reference, one sequence at a time (the cache in float32 at once would not fit).
+    err = 0.0
+    for b in range(batch):
+        kf, vf = (x[b].float().repeat_interleave(HEADS_Q // heads_k, dim=1) for x in (k, v))
+        s = torch.einsum("qhd,khd->hqk", q[b].float(), kf) * HEAD_DIM ** -0.5
+        ref = torch.einsum("hqk,khd->qhd", torch.softmax(s, dim=-1), vf)
+        err = max(err, (out[b].float() - ref).abs().max().nan_to_num(float("inf")).item())
+    row["max_abs_diff"] = err
+    moved = (q.numel() + k.numel() + v.numel() + out.numel()) * q.element_size()
+    for key in [k for k in row if k.endswith("_us")]:
+        row[key.replace("_us", "_gbps")] = moved / (row[key] * 1e-6) / 1e9
+    return row
+
+
+def table(rows):
+    names = ["flashattn"] + list(ct.SDPA)
+    lines = ["| B | KV len | KV heads | " + " | ".join(f"{n} µs" for n in names) +
+             " | flashattn GB/s | best SDPA GB/s | speed / best SDPA | max abs diff |",
+             "|" + "---|" * (len(names) + 7)]
+    for r in rows:
+        sdpa = [r[f"{n}_us"] for n in ct.SDPA if f"{n}_us" in r]
+        best = min(sdpa) if sdpa else None
+        cell = lambda n: f"{r[f'{n}_us']:.1f}" if f"{n}_us" in r else "–"
+        lines.append(
+            f"| {r['batch']} | {r['kv_len']} | {r['heads_k']} | " +
+            " | ".join(cell(n) for n in names) +
+            f" | {r['flashattn_gbps']:.0f} | " +
+            (f"{max(r[f'{n}_gbps'] for n in ct.SDPA if f'{n}_gbps' in r):.0f} | "
+             f"{best / r['flashattn_us']:.2f}" if best else "– | –") +
+            f" | {r['max_abs_diff']:.1e} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lib", default="build-gpu/libflashattn.so")
+    ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--dtype", default="f16")
+    ap.add_argument("--batches", default="1,8,32")
+    ap.add_argument("--kv-lens", default="1024,4096,16384")
+    ap.add_argument("--kv-heads", default="32,8")
+    args = ap.parse_args()
+    ct.load_torch()
+    fa = ct.FlashAttn(args.lib)
+    rows = []
+    for heads_k in map(int, args.kv_heads.split(",")):
+        for batch in map(int, args.batches.split(",")):
+            for kv_len in map(int, args.kv_lens.split(",")):
+                rows.append(run_cell(fa, args.dtype, batch, kv_len, heads_k))
+                print(table(rows[-1:]).splitlines()[-1], flush=True)
+    md = table(rows)
+    print(md)
+    with open(os.path.join(args.out, "compare_decode.md"), "w") as fh:
+        fh.write(md + "\n")
+    with open(os.path.join(args.out, "compare_decode.json"), "w") as fh:
+        json.dump({"device": ct.torch.cuda.get_device_name(), "torch": ct.torch.__version__,
+                   "rows": rows}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
