@@ -44,18 +44,8 @@ def run_cell(fa, dtype_name, batch, kv_len, heads_k):
     timers += [(name, sdpa(backend)) for name, backend in ct.SDPA.items()]
     row = {"dtype": dtype_name, "batch": batch, "kv_len": kv_len, "heads_q": HEADS_Q,
            "heads_k": heads_k, "head_dim": HEAD_DIM}
-    for order in (timers, timers[::-1]):
-        for name, timer in order:
-            if f"{name}_error" in row:
-                continue
-            try:
-                ms = timer()
-            except RuntimeError as e:  # a PyTorch backend may refuse a shape; flashattn may not
-                if name == "flashattn":
-                    raise
-                row[f"{name}_error"] = str(e).splitlines()[0][:120]
-                continue
-            row[f"{name}_us"] = min(row.get(f"{name}_us", float("inf")), ms * 1e3)
+    for name, ms in ct.best_of_two_passes(timers, row).items():
+        row[f"{name}_us"] = ms * 1e3
     fa.fwd(args)
     # The float32 reference, one sequence at a time (the cache in float32 at once would not fit).
     err = 0.0

@@ -149,6 +149,26 @@ def bench(fn):
     return sorted(times)[len(times) // 2]
 
 
+def best_of_two_passes(timers, row):
+    """Times each (name, timer) of timers twice, in their order and then the reverse, and returns
+    each name's better time, so that clock drift favours none. A PyTorch backend that refuses
+    the shape gets row["<name>_error"] and no time; an error of flashattn's raises."""
+    best = {}
+    for order in (timers, timers[::-1]):
+        for name, timer in order:
+            if f"{name}_error" in row:
+                continue
+            try:
+                ms = timer()
+            except RuntimeError as e:
+                if name.startswith("flashattn"):
+                    raise
+                row[f"{name}_error"] = str(e).splitlines()[0][:120]
+                continue
+            best[name] = min(best.get(name, float("inf")), ms)
+    return best
+
+
 def peak_extra(fn):
     """Peak bytes allocated by one call beyond what was live before it."""
     torch.cuda.synchronize()
@@ -207,22 +227,10 @@ def run_case(fa, dtype_name, n, d, causal, with_standard):
         with torch.nn.attention.sdpa_kernel([backend]):
             return bench(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=causal))
 
-    # Forward times: every contender twice, in opposite orders, keeping its better time, so
-    # that clock drift within a cell favours none of them.
     timers = [("flashattn", lambda: bench(lambda: fa.fwd(fa_fwd))), ("flashattn_sm80", sm80_fwd)]
     timers += [(name, lambda backend=backend: sdpa_fwd(backend)) for name, backend in SDPA.items()]
-    for order in (timers, timers[::-1]):
-        for name, timer in order:
-            if f"{name}_error" in row:
-                continue
-            try:
-                ms = timer()
-            except RuntimeError as e:  # a PyTorch backend may refuse a shape; flashattn may not
-                if name.startswith("flashattn"):
-                    raise
-                row[f"{name}_error"] = str(e).splitlines()[0][:120]
-                continue
-            row[f"{name}_fwd_ms"] = min(row.get(f"{name}_fwd_ms", float("inf")), ms)
+    for name, ms in best_of_two_passes(timers, row).items():
+        row[f"{name}_fwd_ms"] = ms
     fa.fwd(fa_fwd)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     fa_bwd, ws = fa.backward_args(do, q, k, v, out, lse, dq, dk, dv, causal, code)
