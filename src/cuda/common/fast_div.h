@@ -7,11 +7,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define FLASHATTN_HOST_DEVICE __host__ __device__
-#else
-#define FLASHATTN_HOST_DEVICE
-#endif
+#include "cuda/common/host_device.h"
 
 namespace flashattn::cuda {
 

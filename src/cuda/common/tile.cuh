@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "cuda/common/params.h"
 #include "cuda/ptx/cp_async.cuh"
 
 namespace flashattn::cuda {
@@ -13,6 +14,13 @@ constexpr int kPad = 8;  // elements (16 bytes of a 16-bit type)
 
 template <int kD>
 constexpr int pitch() { return kD + kPad; }
+
+// Element offset of query row `row` of (batch b, KV head hk) in t (q or out): the rows of a
+// KV head are those of its GQA group's query heads, position-major (AttnParams::rows).
+__device__ __forceinline__ int64_t group_row_offset(const TensorArg& t, int group, int b, int hk,
+                                                    int row) {
+    return b * t.batch + int64_t(row / group) * t.seq + int64_t(hk * group + row % group) * t.head;
+}
 
 // Copies rows [0, kRows) with cp.async; row_offset(r, &off) gives the element offset of row r
 // in `base` or returns false for a row past the tensor (zero-filled). Columns at or past

@@ -62,8 +62,7 @@ __global__ void __launch_bounds__(BwdDqTuning<kD>::kWarps * 32) dq_kernel(const 
         return [&](int r, int64_t* off) {
             const int row = r0 + r;
             if (row >= p.rows) return false;
-            *off = b * t.batch + int64_t(row / p.group) * t.seq +
-                   int64_t(hk * p.group + row % p.group) * t.head;
+            *off = group_row_offset(t, p.group, b, hk, row);
             return true;
         };
     };
@@ -193,8 +192,7 @@ __global__ void __launch_bounds__(BwdDkvTuning<kD>::kWarps * 32) dkv_kernel(cons
             return [&, r0](int r, int64_t* off) {
                 const int row = r0 + r;
                 if (row >= p.rows) return false;
-                *off = b * t.batch + int64_t(row / p.group) * t.seq +
-                       int64_t(hk * p.group + row % p.group) * t.head;
+                *off = group_row_offset(t, p.group, b, hk, row);
                 return true;
             };
         };

@@ -108,8 +108,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
     load_tile_async<kRows, kD, kThreads>(sQ, q, p.head_dim, [&](int r, int64_t* off) {
         const int row = r0 + r;
         if (row >= p.rows) return false;
-        *off = b * p.q.batch + int64_t(row / p.group) * p.q.seq +
-               int64_t(hk * p.group + row % p.group) * p.q.head;
+        *off = group_row_offset(p.q, p.group, b, hk, row);
         return true;
     });
     auto kv_rows = [&](int j0, const TensorArg& t) {
