@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <sstream>
 
 #include "common/half.h"
@@ -28,7 +29,7 @@ std::string Case::name() const {
     std::ostringstream s;
     s << dt[dtype] << "_b" << batch << "_q" << seqlen_q << "_k" << seqlen_k << "_h" << heads_q << "x"
       << heads_k << "_d" << head_dim << (causal ? "_causal" : "") << "_" << layout_name(layout)
-      << (with_lse ? "_lse" : "");
+      << (with_lse ? "_lse" : "") << (caller_workspace ? "_ws" : "");
     return s.str();
 }
 
@@ -203,6 +204,17 @@ void check_forward(Backend backend, const Case& c) {
     a.v = mv.get(), a.v_strides = v.strides;
     a.out = mo.get(), a.out_strides = out.strides;
     a.lse = c.with_lse ? static_cast<float*>(ml.get()) : nullptr;
+    std::unique_ptr<Memory> mw;
+    if (c.caller_workspace) {
+        size_t bytes = 0;
+        ASSERT_EQ(flash_attn_forward_workspace_size(&a, &bytes), FLASH_ATTN_SUCCESS)
+            << flash_attn_last_error();
+        const size_t alloc = std::max<size_t>(bytes, 1);
+        mw = std::make_unique<Memory>(backend, alloc);
+        mw->upload(std::vector<uint8_t>(alloc, 0xff).data());  // NaN patterns
+        a.workspace = mw->get();
+        a.workspace_size = bytes;
+    }
     const int st = flash_attn_fwd(&a);
     ASSERT_EQ(st, FLASH_ATTN_SUCCESS) << flash_attn_last_error();
     mo.download(out.storage.data());

@@ -28,6 +28,9 @@ struct Case {
     bool causal = false;
     Layout layout = Layout::Packed;
     bool with_lse = true;  // forward: request LSE; backward: pass the forward LSE
+    // forward: pass a poisoned workspace of the size flash_attn_forward_workspace_size gives,
+    // instead of letting the library allocate one
+    bool caller_workspace = false;
     std::string name() const;
     ref::Dims dims() const;
     float scale() const;

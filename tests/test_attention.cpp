@@ -121,6 +121,50 @@ std::vector<Case> forward_cases() {
             c.seqlen_k = dt == FLASH_ATTN_DTYPE_F16 ? 2100 : 2230;
             cases.push_back(c);
         }
+    // Decode: up to 16 query rows per (batch, KV head) (seqlen_q * group) run the decode
+    // kernel. One sequence against thousands of keys splits them over CTAs, whose partial rows
+    // are merged (in a caller's workspace for f16), at every head dim; seqlen_k tails cut a
+    // split's last step short.
+    for (int d : kHeadDims)
+        for (int dt : kDtypes) {
+            Case c;
+            c.dtype = dt;
+            c.head_dim = d;
+            c.seqlen_q = 1;
+            c.seqlen_k = 3000 + d + dt;
+            c.heads_q = 8;
+            c.heads_k = 2;
+            c.with_lse = (d / 32 + dt) % 2 == 0;
+            c.caller_workspace = dt == FLASH_ATTN_DTYPE_F16;
+            cases.push_back(c);
+        }
+    // Every layout, with exactly 16 rows (a group of 16, or 4 positions of a group of 4, causal:
+    // masked inside the step), and MHA; batches of 2.
+    for (Layout layout : kLayouts)
+        for (bool causal : {false, true}) {
+            Case c;
+            c.dtype = kDtypes[static_cast<int>(layout) % 3];
+            c.layout = layout;
+            c.causal = causal;
+            c.batch = 2;
+            c.seqlen_q = causal ? 4 : 1;
+            c.seqlen_k = causal ? 1500 : 777;
+            c.heads_q = causal ? 8 : 16;
+            c.heads_k = causal ? 2 : layout == Layout::Transposed ? 16 : 1;
+            c.head_dim = 128;
+            cases.push_back(c);
+        }
+    {
+        Case c;  // causal, seqlen_q > seqlen_k: decode rows that see no key (zero, LSE -inf)
+        c.dtype = FLASH_ATTN_DTYPE_BF16;
+        c.causal = true;
+        c.batch = 2;
+        c.seqlen_q = 3;
+        c.seqlen_k = 2;
+        c.heads_q = 8;
+        c.heads_k = 2;
+        cases.push_back(c);
+    }
     return cases;
 }
 
@@ -206,6 +250,26 @@ INSTANTIATE_TEST_SUITE_P(Grid, Backward,
                          testing::Combine(testing::Values(Backend::CPU, Backend::CUDA),
                                           testing::ValuesIn(backward_cases())),
                          param_name);
+
+// The grid's decode cases test the split over keys and its merge only if the GPU splits them:
+// one sequence of 2 KV heads against 4096 keys must (its partial rows take workspace).
+TEST(Decode, SplitsTheKeysOfOneSequence) {
+    if (!backend_usable(Backend::CUDA)) GTEST_SKIP() << "needs a usable CUDA device";
+    const int64_t sk = 4096, hq = 8, hk = 2, d = 128;
+    Memory q(Backend::CUDA, hq * d * 2), k(Backend::CUDA, sk * hk * d * 2),
+        v(Backend::CUDA, sk * hk * d * 2), out(Backend::CUDA, hq * d * 2);
+    FlashAttnForwardArgs a;
+    flash_attn_forward_args_init(&a);
+    a.dtype = FLASH_ATTN_DTYPE_F16;
+    a.batch = 1, a.seqlen_q = 1, a.seqlen_k = sk, a.num_heads_q = hq, a.num_heads_k = hk;
+    a.head_dim = d;
+    a.softmax_scale = 0.125f;
+    a.q = q.get(), a.k = k.get(), a.v = v.get(), a.out = out.get();
+    size_t bytes = 0;
+    ASSERT_EQ(flash_attn_forward_workspace_size(&a, &bytes), FLASH_ATTN_SUCCESS)
+        << flash_attn_last_error();
+    EXPECT_GE(bytes, 2 * hq * d * sizeof(float)) << "no split: at least two partial rows each";
+}
 
 }  // namespace
 }  // namespace flashattn::test

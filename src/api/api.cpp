@@ -42,7 +42,7 @@ Status check_workspace(size_t given_size, const void* given, size_t needed) {
 }
 
 size_t forward_workspace(const FwdProblem& p, const Target& t) {
-    return t.backend == FLASH_ATTN_BACKEND_CUDA ? cuda::forward_workspace_size(p)
+    return t.backend == FLASH_ATTN_BACKEND_CUDA ? cuda::forward_workspace_size(p, t.device)
                                                 : cpu::forward_workspace_size(p);
 }
 

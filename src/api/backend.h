@@ -37,7 +37,8 @@ void describe_device(int device, char* name, size_t len);
 BackendLimits limits();
 // Sets *device to the owning device of a device pointer, or -1 for host memory.
 Status locate(const void* ptr, int* device);
-size_t forward_workspace_size(const FwdProblem& p);
+// The decode kernel's split of the keys, and so the forward's workspace, depends on the device.
+size_t forward_workspace_size(const FwdProblem& p, int device);
 size_t backward_workspace_size(const BwdProblem& p);
 Status forward(const FwdProblem& p, int device);
 Status backward(const BwdProblem& p, int device);

@@ -24,6 +24,8 @@ namespace sm80 {
 template <typename T, typename OutT, int kD>
 cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
 template <typename T, typename OutT, int kD>
+cudaError_t launch_decode(const FwdParams& p, cudaStream_t stream);
+template <typename T, typename OutT, int kD>
 cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream);
 }  // namespace sm80
 
@@ -203,6 +205,19 @@ cudaError_t run_fwd(int kd, const FwdParams& p, cudaStream_t st) {
 }
 
 template <typename T, typename OutT>
+cudaError_t run_decode(int kd, const FwdParams& p, cudaStream_t st) {
+    switch (kd) {
+        case 32: return sm80::launch_decode<T, OutT, 32>(p, st);
+        case 64: return sm80::launch_decode<T, OutT, 64>(p, st);
+        case 96: return sm80::launch_decode<T, OutT, 96>(p, st);
+        case 128: return sm80::launch_decode<T, OutT, 128>(p, st);
+        case 160: return sm80::launch_decode<T, OutT, 160>(p, st);
+        case 192: return sm80::launch_decode<T, OutT, 192>(p, st);
+        default: return sm80::launch_decode<T, OutT, 256>(p, st);
+    }
+}
+
+template <typename T, typename OutT>
 cudaError_t run_bwd(int kd, const BwdParams& p, cudaStream_t st) {
     switch (kd) {
         case 32: return sm80::launch_bwd<T, OutT, 32>(p, st);
@@ -220,6 +235,14 @@ cudaError_t dispatch_fwd(DType dt, int kd, const FwdParams& p, cudaStream_t st) 
         case DType::F16: return run_fwd<__half, __half>(kd, p, st);
         case DType::BF16: return run_fwd<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
         default: return run_fwd<__half, float>(kd, p, st);  // f32: scaled f16 tiles
+    }
+}
+
+cudaError_t dispatch_decode(DType dt, int kd, const FwdParams& p, cudaStream_t st) {
+    switch (dt) {
+        case DType::F16: return run_decode<__half, __half>(kd, p, st);
+        case DType::BF16: return run_decode<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
+        default: return run_decode<__half, float>(kd, p, st);
     }
 }
 
@@ -275,8 +298,29 @@ cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, int sms, cudaStream_t st
 }
 #endif
 
+// Few query rows per (batch, KV head), as in decoding one token: the decode kernel, on any GPU.
+bool is_decode(const Shape& s) { return s.seqlen_q * s.group() <= sm80::kDecodeMaxRows; }
+
+// The decode kernel's split of the keys on `device`: as many CTAs as fit on it at once (by
+// shared memory, at most its launch bounds' count per SM). {0, 0} for other problems.
+sm80::DecodeSplit decode_split(const Shape& s, int device) {
+    if (!is_decode(s)) return {0, 0};
+    const int kd = kernel_head_dim(s.head_dim);
+    int sms = 1, smem = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) !=
+            cudaSuccess) {
+        cudaGetLastError();
+        return {1, 0};  // no split: a correct, slower launch
+    }
+    const int per_sm = std::clamp(smem / (sm80::decode_smem_bytes(kd) + 1024), 1,
+                                  sm80::kDecodeMinCtasPerSm);  // 1 KB: the SM's reserve per CTA
+    return sm80::decode_split(s.batch * s.heads_k, s.seqlen_k, kd, int64_t{sms} * per_sm);
+}
+
 // The forward kernel for a validated problem on `device`.
 cudaError_t launch_forward(const Shape& s, const FwdParams& p, int device, cudaStream_t st) {
+    if (is_decode(s)) return dispatch_decode(s.dtype, kernel_head_dim(s.head_dim), p, st);
 #if FLASHATTN_HAVE_SM90
     if (const int sms = sm90_grid(s, p, device)) {
         return s.dtype == DType::BF16 ? run_fwd_sm90<__nv_bfloat16>(s.head_dim, p, sms, st)
@@ -288,10 +332,25 @@ cudaError_t launch_forward(const Shape& s, const FwdParams& p, int device, cudaS
     return dispatch_fwd(s.dtype, kernel_head_dim(s.head_dim), p, st);
 }
 
-// Workspace of a forward: only the f32 path needs one.
-size_t fwd_layout(const FwdProblem& p, void* base, F32Inputs* f32) {
+struct FwdWorkspace {
+    F32Inputs f32;
+    float* o_partial = nullptr;  // the decode kernel's split rows
+    float* lse_partial = nullptr;
+};
+
+// Workspace of a forward: the f32 path's converted inputs, the decode splits' partial rows.
+size_t fwd_layout(const FwdProblem& p, const sm80::DecodeSplit& split, void* base,
+                  FwdWorkspace* w) {
     Carver c(base);
-    if (p.shape.dtype == DType::F32) *f32 = carve_f32_inputs(c, p.shape, false);
+    const Shape& s = p.shape;
+    if (s.dtype == DType::F32) w->f32 = carve_f32_inputs(c, s, false);
+    if (split.splits > 1) {
+        const size_t rows = static_cast<size_t>(split.splits * s.batch * s.heads_k * s.seqlen_q *
+                                                s.group());
+        const size_t kd = kernel_head_dim(s.head_dim);
+        w->o_partial = static_cast<float*>(c.take(rows * kd * sizeof(float)));
+        w->lse_partial = static_cast<float*>(c.take(rows * sizeof(float)));
+    }
     return c.used();
 }
 
@@ -370,9 +429,9 @@ Status locate(const void* ptr, int* device) {
     return FLASH_ATTN_SUCCESS;
 }
 
-size_t forward_workspace_size(const FwdProblem& p) {
-    F32Inputs f;
-    return fwd_layout(p, nullptr, &f);
+size_t forward_workspace_size(const FwdProblem& p, int device) {
+    FwdWorkspace w;
+    return fwd_layout(p, decode_split(p.shape, device), nullptr, &w);
 }
 
 size_t backward_workspace_size(const BwdProblem& p) {
@@ -397,13 +456,18 @@ Status forward(const FwdProblem& pr, int device) {
     p.out_head = pr.out.s.head;
     p.lse = pr.lse;
 
-    F32Inputs f32;
-    const size_t bytes = fwd_layout(pr, nullptr, &f32);
+    const sm80::DecodeSplit split = decode_split(pr.shape, device);
+    FwdWorkspace w;
+    const size_t bytes = fwd_layout(pr, split, nullptr, &w);
     Scratch scratch(pr.workspace, bytes, stream);
     FA_CUDA_TRY(scratch.status(), "cudaMallocAsync (workspace)");
+    fwd_layout(pr, split, scratch.get(), &w);
+    p.splits = split.splits;
+    p.split_keys = split.split_keys;
+    p.o_partial = w.o_partial;
+    p.lse_partial = w.lse_partial;
     if (pr.shape.dtype == DType::F32) {
-        fwd_layout(pr, scratch.get(), &f32);
-        FA_CUDA_TRY(use_f32_inputs(f32, pr.shape, &p, nullptr, stream), "f32 input conversion");
+        FA_CUDA_TRY(use_f32_inputs(w.f32, pr.shape, &p, nullptr, stream), "f32 input conversion");
     }
     FA_CUDA_TRY(launch_forward(pr.shape, p, device, stream), "forward kernel launch");
     return FLASH_ATTN_SUCCESS;

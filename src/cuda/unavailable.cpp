@@ -14,7 +14,7 @@ Status locate(const void*, int* device) {
     *device = -1;
     return FLASH_ATTN_SUCCESS;
 }
-size_t forward_workspace_size(const FwdProblem&) { return 0; }
+size_t forward_workspace_size(const FwdProblem&, int) { return 0; }
 size_t backward_workspace_size(const BwdProblem&) { return 0; }
 Status forward(const FwdProblem&, int) {
     return fail(FLASH_ATTN_ERROR_BACKEND_UNAVAILABLE, "flashattn was built without CUDA");

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "cuda/common/host_device.h"
+
 namespace flashattn::cuda {
 
 struct TensorArg {
@@ -29,7 +31,14 @@ struct FwdParams : AttnParams {
     void* out;
     int64_t out_batch, out_seq, out_head;
     float* lse;         // [batch, heads_q, seqlen_q], natural log; may be null
-    TensorArg out_arg() const { return {out, out_batch, out_seq, out_head}; }
+    // Decode kernel only (sm80/decode_kernel.cuh): CTA x covers keys [x * split_keys,
+    // (x + 1) * split_keys). With splits > 1 each writes normalized partial rows into the
+    // workspace, o_partial [splits][batch * heads_k * rows][kD] and lse_partial (log2 units)
+    // [splits][batch * heads_k * rows], which its combine kernel merges. 0 or 1: no split.
+    int splits, split_keys;
+    float* o_partial;
+    float* lse_partial;
+    FLASHATTN_HOST_DEVICE TensorArg out_arg() const { return {out, out_batch, out_seq, out_head}; }
 };
 
 struct BwdParams : AttnParams {

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/sm80/bwd_kernels.cuh"
+#include "cuda/sm80/decode_kernel.cuh"
 
 namespace flashattn::cuda::sm80 {
 
@@ -27,6 +28,20 @@ cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
     using Tn = FwdTuning<kD>;
     const dim3 grid((p.rows + Tn::kRows - 1) / Tn::kRows, p.heads_k, p.batch);
     return launch(fwd_kernel<T, OutT, kD>, grid, Tn::kWarps * 32, fwd_smem_bytes<kD>(), stream, p);
+}
+
+// The decode kernel over p.splits splits (p.split_keys keys each, from decode_split), then,
+// with more than one, the merge of their partial rows.
+template <typename T, typename OutT, int kD>
+cudaError_t launch_decode(const FwdParams& p, cudaStream_t stream) {
+    const dim3 grid(p.splits > 1 ? p.splits : 1, p.heads_k, p.batch);
+    if (cudaError_t e = launch(decode_kernel<T, OutT, kD>, grid, decode_warps(kD) * 32,
+                               decode_smem_bytes(kD), stream, p))
+        return e;
+    if (p.splits <= 1) return cudaSuccess;
+    const int64_t rows = int64_t(p.batch) * p.heads_k * p.rows;  // one warp each
+    return launch(decode_combine_kernel<OutT, kD>, dim3(static_cast<unsigned>((rows + 3) / 4)),
+                  128, 0, stream, p);
 }
 
 template <typename T, typename OutT, int kD>
