@@ -6,8 +6,14 @@ the time and the bytes of Q, K, V and O moved per second. Each contender is time
 cell, in opposite orders, keeping its better time (do_bench median). GQA cases pass
 enable_gqa to SDPA; a backend that refuses a shape shows "–".
 
-usage: compare_decode.py --lib build-gpu/libflashattn.so [--out DIR] [--dtype f16]
-                         [--batches 1,8,32] [--kv-lens 1024,4096,16384] [--kv-heads 32,8]
+A decode step takes microseconds, as long as a call takes the host, so timing calls one by one
+can time the host. --graphs times 20 calls captured in a CUDA graph instead (per call: the
+replay's median over 20), as inference servers run decode. --also NAME=PATH times another
+build of flashattn beside the first (repeatable).
+
+usage: compare_decode.py --lib build-gpu/libflashattn.so [--also NAME=OTHER.so] [--graphs]
+                         [--out DIR] [--dtype f16] [--batches 1,8,32]
+                         [--kv-lens 1024,4096,16384] [--kv-heads 32,8]
 """
 import argparse
 import json
@@ -18,9 +24,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_torch as ct  # noqa: E402  (same directory)
 
 HEADS_Q, HEAD_DIM = 32, 128  # a Llama-style layer
+GRAPH_CALLS = 20
 
 
-def run_cell(fa, dtype_name, batch, kv_len, heads_k):
+def bench_graph(fn):
+    """Milliseconds per call of fn, run GRAPH_CALLS times in one CUDA graph."""
+    torch = ct.torch
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm up (lazy setup, refusals) outside the capture
+        fn()
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(GRAPH_CALLS):
+            fn()
+    return ct.bench(graph.replay) / GRAPH_CALLS
+
+
+def flashattn_call(fa, args):
+    """fa's forward on the stream current at the call (a graph captures on its own stream)."""
+    def run():
+        args.stream = ct.torch.cuda.current_stream().cuda_stream
+        fa.fwd(args)
+    return run
+
+
+def run_cell(builds, dtype_name, batch, kv_len, heads_k, timer):
     torch, F = ct.torch, ct.F
     dtype, code = ct.DTYPES[dtype_name]
     torch.manual_seed(batch * 7 + kv_len + heads_k)
@@ -29,24 +60,25 @@ def run_cell(fa, dtype_name, batch, kv_len, heads_k):
             for _ in range(2))
     out = torch.full_like(q, float("nan"))  # poisoned: an unwritten output shows
     lse = torch.empty(batch, HEADS_Q, 1, device="cuda", dtype=torch.float32)
-    args = fa.forward_args(q, k, v, out, lse, False, code)
+    calls = {name: flashattn_call(fa, fa.forward_args(q, k, v, out, lse, False, code))
+             for name, fa in builds}
     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
     gqa = heads_k != HEADS_Q
 
     def sdpa(backend):
         def run():
             with torch.nn.attention.sdpa_kernel([backend]):
-                return ct.bench(lambda: F.scaled_dot_product_attention(qt, kt, vt,
-                                                                       enable_gqa=gqa))
+                return timer(lambda: F.scaled_dot_product_attention(qt, kt, vt, enable_gqa=gqa))
         return run
 
-    timers = [("flashattn", lambda: ct.bench(lambda: fa.fwd(args)))]
+    timers = [(name, lambda call=call: timer(call)) for name, call in calls.items()]
     timers += [(name, sdpa(backend)) for name, backend in ct.SDPA.items()]
     row = {"dtype": dtype_name, "batch": batch, "kv_len": kv_len, "heads_q": HEADS_Q,
            "heads_k": heads_k, "head_dim": HEAD_DIM}
     for name, ms in ct.best_of_two_passes(timers, row, may_refuse=ct.SDPA).items():
         row[f"{name}_us"] = ms * 1e3
-    fa.fwd(args)
+    out.fill_(float("nan"))
+    calls["flashattn"]()
     # The float32 reference, one sequence at a time (the cache in float32 at once would not fit).
     err = 0.0
     for b in range(batch):
@@ -62,7 +94,8 @@ def run_cell(fa, dtype_name, batch, kv_len, heads_k):
 
 
 def table(rows):
-    names = ["flashattn"] + list(ct.SDPA)
+    names = [k[:-3] for k in rows[0] if k.endswith("_us") and k[:-3] not in ct.SDPA]
+    names += list(ct.SDPA)
     lines = ["| B | KV len | KV heads | " + " | ".join(f"{n} µs" for n in names) +
              " | flashattn GB/s | best SDPA GB/s | speed / best SDPA | max abs diff |",
              "|" + "---|" * (len(names) + 7)]
@@ -83,6 +116,9 @@ def table(rows):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", default="build-gpu/libflashattn.so")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                    help="another flashattn build, timed beside the first")
+    ap.add_argument("--graphs", action="store_true", help="time calls captured in CUDA graphs")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     ap.add_argument("--dtype", default="f16")
     ap.add_argument("--batches", default="1,8,32")
@@ -90,20 +126,23 @@ def main():
     ap.add_argument("--kv-heads", default="32,8")
     args = ap.parse_args()
     ct.load_torch()
-    fa = ct.FlashAttn(args.lib)
+    builds = [("flashattn", ct.FlashAttn(args.lib))]
+    builds += [(b.split("=", 1)[0], ct.FlashAttn(b.split("=", 1)[1])) for b in args.also]
+    timer = bench_graph if args.graphs else ct.bench
     rows = []
     for heads_k in map(int, args.kv_heads.split(",")):
         for batch in map(int, args.batches.split(",")):
             for kv_len in map(int, args.kv_lens.split(",")):
-                rows.append(run_cell(fa, args.dtype, batch, kv_len, heads_k))
+                rows.append(run_cell(builds, args.dtype, batch, kv_len, heads_k, timer))
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
     md = table(rows)
     print(md)
-    with open(os.path.join(args.out, "compare_decode.md"), "w") as fh:
+    stem = os.path.join(args.out, "compare_decode" + ("-graphs" if args.graphs else ""))
+    with open(stem + ".md", "w") as fh:
         fh.write(md + "\n")
-    with open(os.path.join(args.out, "compare_decode.json"), "w") as fh:
+    with open(stem + ".json", "w") as fh:
         json.dump({"device": ct.torch.cuda.get_device_name(), "torch": ct.torch.__version__,
-                   "rows": rows}, fh, indent=1)
+                   "graphs": args.graphs, "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":

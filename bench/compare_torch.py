@@ -109,6 +109,12 @@ class FlashAttn:
         for n, t in (("q", q), ("k", k), ("v", v), ("out", out)):
             self._set(a, n, t)
         a.lse = lse.data_ptr()
+        size = ctypes.c_size_t()
+        self._check(self.lib.flash_attn_forward_workspace_size(ctypes.byref(a), ctypes.byref(size)),
+                    "workspace size")
+        if size.value:  # the decode kernel's split rows: a torch allocation, kept by the args
+            a.workspace_tensor = torch.empty(size.value, dtype=torch.uint8, device="cuda")
+            a.workspace, a.workspace_size = a.workspace_tensor.data_ptr(), size.value
         return a
 
     def backward_args(self, do, q, k, v, out, lse, dq, dk, dv, causal, code):

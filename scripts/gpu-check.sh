@@ -5,7 +5,8 @@
 # whether the sm_90a softmax still overlaps P V in the SASS), then benchmark against PyTorch's
 # attention backends. Full logs go to $OUT (default ./gpu-check-out); a short table is last.
 #
-#   STAGES="build test sm80 sanitize bench" (default), also "run" (flashattn-bench, as
+#   STAGES="build test sm80 sanitize bench" (default), also "decode" (bench/compare_decode.py,
+#   one call at a time and in CUDA graphs, args from DECODE_ARGS), "run" (flashattn-bench, as
 #   `make run`), "profile" (ncu, every section, on the kernels matching PROFILE_KERNELS of
 #   bench/profile_kernels.py $PROFILE_ARGS, by default D = 128, N = 4096) and "rust" (the
 #   candle-flashattn CUDA tests and criterion bench packed by scripts/rust-gpu-tests.sh into
@@ -86,6 +87,7 @@ fi
 if has sanitize; then
     rm -f "$OUT/sanitize.log"
     reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*_d96_*causal*:*CUDA_*_d192_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*:*Sm90Layer*'
+    reduced+=':*CUDA_f16_b1_q1_k3*:*CUDA_*_q4_k1500_*:*Decode*'  # decode: split keys, 16 rows
     for tool in memcheck racecheck; do
         start=$SECONDS
         log="$OUT/sanitize-$tool.tmp"
@@ -145,6 +147,18 @@ if has profile; then
     note "ncu: rc=$? in $((SECONDS - start)) s (ncu.txt, ncu-source.csv)"
 fi
 
+if has decode; then
+    # Decode-shaped forwards against the SDPA backends, timed call by call and in CUDA graphs
+    # (bench/compare_decode.py); DECODE_ARGS adds to both, e.g. --base-lib OTHER.so.
+    rm -f "$OUT/decode.log"
+    for mode in "" --graphs; do
+        start=$SECONDS
+        PYTHONUNBUFFERED=1 python3 bench/compare_decode.py --lib $BUILD/libflashattn.so \
+            --out "$OUT" $mode ${DECODE_ARGS:-} >> "$OUT/decode.log" 2>&1
+        note "decode bench ${mode:-(one call at a time)}: rc=$? in $((SECONDS - start)) s"
+    done
+fi
+
 if has bench; then
     start=$SECONDS
     PYTHONUNBUFFERED=1 python3 bench/compare_torch.py --lib $BUILD/libflashattn.so --out "$OUT" \
@@ -152,6 +166,10 @@ if has bench; then
     note "bench: rc=$? in $((SECONDS - start)) s"
     echo
     cat "$OUT/compare_torch.md" 2>/dev/null || tail -20 "$OUT/bench.log"
+fi
+if has decode; then
+    echo
+    cat "$OUT"/compare_decode*.md 2>/dev/null || tail -20 "$OUT/decode.log"
 fi
 echo
 printf '%s' "$summary"
