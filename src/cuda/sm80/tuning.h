@@ -32,7 +32,7 @@ struct FwdTuning {
 // fill the GPU. Shared memory stays under 96 KB, so the kernel runs on every sm_80+ GPU
 // (sm_86 and sm_89 allow 99 KB a block).
 constexpr int kDecodeMaxRows = 16;
-constexpr int kDecodeMinCtasPerSm = 4;  // __launch_bounds__: caps registers at 128 per thread
+constexpr int kDecodeMinCtasPerSm = 4;  // __launch_bounds__: 128 registers a thread at 4 warps
 
 constexpr int decode_warps(int kd) { return kd <= 128 ? 4 : 2; }
 constexpr int decode_keys(int kd) { return 16 * decode_warps(kd); }
@@ -55,8 +55,7 @@ constexpr int kDecodeMaxSplits = 256;
 struct DecodeSplit {
     int splits, split_keys;
 };
-constexpr DecodeSplit decode_split(int64_t pairs, int64_t seqlen_k, int kd,
-                                     int64_t slots) {
+constexpr DecodeSplit decode_split(int64_t pairs, int64_t seqlen_k, int kd, int64_t slots) {
     const int64_t keys = decode_keys(kd);
     const int64_t steps = (seqlen_k + keys - 1) / keys;
     int64_t want = pairs < slots ? slots / pairs : 1;
