@@ -9,7 +9,8 @@ enable_gqa to SDPA; a backend that refuses a shape shows "–".
 A decode step takes microseconds, as long as a call takes the host, so timing calls one by one
 can time the host. --graphs times 20 calls captured in a CUDA graph instead (per call: the
 replay's median over 20), as inference servers run decode. --also NAME=PATH times another
-build of flashattn beside the first (repeatable).
+build of flashattn beside the first (repeatable); only the first build's output is checked
+against the float32 reference.
 
 usage: compare_decode.py --lib build-gpu/libflashattn.so [--also NAME=OTHER.so] [--graphs]
                          [--out DIR] [--dtype f16] [--batches 1,8,32]
