@@ -149,7 +149,7 @@ fi
 
 if has decode; then
     # Decode-shaped forwards against the SDPA backends, timed call by call and in CUDA graphs
-    # (bench/compare_decode.py); DECODE_ARGS adds to both, e.g. --base-lib OTHER.so.
+    # (bench/compare_decode.py); DECODE_ARGS adds to both, e.g. --also base=OTHER.so.
     rm -f "$OUT/decode.log"
     for mode in "" --graphs; do
         start=$SECONDS
