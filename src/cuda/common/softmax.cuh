@@ -16,6 +16,24 @@ namespace flashattn::cuda {
 // f16 and bf16 with their full relative precision).
 constexpr float kRescaleSlack = 8.0f;
 
+// A forward's scales: the softmax scale's magnitude in log2 units, whether it is negative
+// (the caller negates the score tile before masking), and the output's factor. The f32 path's
+// per-tensor scales divide out of both: Q's and K's from the scores, V's from the output.
+struct FwdScales {
+    float scale_log2, out;
+    bool negative;
+};
+
+__device__ __forceinline__ FwdScales fwd_scales(const FwdParams& p) {
+    FwdScales f{fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E), 1.0f,
+                p.softmax_scale < 0.0f};
+    if (p.tensor_scales != nullptr) {
+        f.scale_log2 /= p.tensor_scales[kScaleQ] * p.tensor_scales[kScaleK];
+        f.out = 1.0f / p.tensor_scales[kScaleV];
+    }
+    return f;
+}
+
 template <int kN8>
 __device__ __forceinline__ void scale_tile(float (&s)[kN8][4], float scale) {
 #pragma unroll

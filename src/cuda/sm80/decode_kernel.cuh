@@ -61,13 +61,7 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
         ptx::cp_async_commit();  // the first group holds Q too
     }
 
-    const bool negative_scale = p.softmax_scale < 0.0f;
-    float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
-    float out_scale = 1.0f;
-    if (p.tensor_scales != nullptr) {
-        scale_log2 /= p.tensor_scales[kScaleQ] * p.tensor_scales[kScaleK];
-        out_scale = 1.0f / p.tensor_scales[kScaleV];
-    }
+    const FwdScales sc = fwd_scales(p);
     // This thread's fragment rows g and g + 8, at query positions pos[0], pos[1].
     const int row_g = lane / 4;
     const int pos[2] = {row_g / p.group, (row_g + 8) / p.group};
@@ -84,11 +78,11 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
         const int j0 = key_begin + t * kKeys + warp * 16;
         float s[1][2][4] = {};
         scores<T, kD, 1, 16>(s, sQ, sK, lane);
-        if (negative_scale) negate_tile<2>(s[0]);  // before masking
+        if (sc.negative) negate_tile<2>(s[0]);  // before masking
         if (j0 + 16 > p.seqlen_k || (p.causal && j0 + 15 > p.causal_offset))
             mask_tile<2>(s[0], j0, pos[0], pos[1], p, lane);
         float alpha[2];
-        const bool rescale = online_softmax<2>(s[0], scale_log2, m, l, alpha);
+        const bool rescale = online_softmax<2>(s[0], sc.scale_log2, m, l, alpha);
         if (__any_sync(0xffffffffu, rescale)) rescale_rows<kD / 8>(o[0], alpha);
         scores_times_tile<T, kD, 1, 16, kD>(o, s, sK + kKeys * P, 0, lane);
     }
@@ -145,7 +139,7 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
             }
             if (whole)
                 store2(out + group_row_offset(p.out_arg(), p.group, b, hk, r) + c,
-                       x * inv * out_scale, y * inv * out_scale);
+                       x * inv * sc.out, y * inv * sc.out);
             else
                 store2(p.o_partial + part_row * kD + c, x * inv, y * inv);
         }

@@ -127,13 +127,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
     if (tiles > 0) load_tile_async<kCols, kD, kThreads>(sK, k, p.head_dim, kv_rows(0, p.k));
     ptx::cp_async_commit();
 
-    const bool negative_scale = p.softmax_scale < 0.0f;
-    float scale_log2 = fabsf(p.softmax_scale) * static_cast<float>(M_LOG2E);
-    float out_scale = 1.0f;
-    if (p.tensor_scales != nullptr) {
-        scale_log2 /= p.tensor_scales[kScaleQ] * p.tensor_scales[kScaleK];
-        out_scale = 1.0f / p.tensor_scales[kScaleV];
-    }
+    const FwdScales sc = fwd_scales(p);
 
     // This thread's fragment rows: g and g + 8 of each of the warp's m-tiles.
     const int warp_row = r0 + warp * 16 * kM + lane / 4;
@@ -163,14 +157,14 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
             j0 + kCols > p.seqlen_k || (p.causal && j0 + kCols - 1 > first_pos + p.causal_offset);
 #pragma unroll
         for (int mi = 0; mi < kM; ++mi) {
-            if (negative_scale) negate_tile<kCols / 8>(s[mi]);  // before masking
+            if (sc.negative) negate_tile<kCols / 8>(s[mi]);  // before masking
             if (need_mask) {
                 const int row = warp_row + mi * 16;
                 mask_tile<kCols / 8>(s[mi], j0, row / p.group, (row + 8) / p.group, p, lane);
             }
             float alpha[2];
             const bool rescale =
-                online_softmax<kCols / 8>(s[mi], scale_log2, m[mi], l[mi], alpha);
+                online_softmax<kCols / 8>(s[mi], sc.scale_log2, m[mi], l[mi], alpha);
             if (__any_sync(0xffffffffu, rescale)) rescale_rows<kD / 8>(o[mi], alpha);
         }
 
@@ -189,7 +183,7 @@ __global__ void __launch_bounds__(FwdTuning<kD>::kWarps * 32)
             const float lsum = ptx::quad_sum(l[mi][h]);
             if (row >= p.rows) continue;
             const int pos = row / p.group, head = hk * p.group + row % p.group;
-            const float inv = lsum > 0.0f ? out_scale * ptx::rcp_approx(lsum) : 0.0f;
+            const float inv = lsum > 0.0f ? sc.out * ptx::rcp_approx(lsum) : 0.0f;
             if (out != nullptr)
                 store_row<kD / 8>(o[mi], h, inv,
                                   out + b * p.out_batch + int64_t(pos) * p.out_seq +
