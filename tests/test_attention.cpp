@@ -155,6 +155,18 @@ std::vector<Case> forward_cases() {
             cases.push_back(c);
         }
     {
+        // One KV head against 40k keys: some 200 splits (209 on an H100), so each of the
+        // merge's thread groups sums many partial rows.
+        Case c;
+        c.dtype = FLASH_ATTN_DTYPE_F16;
+        c.head_dim = 64;
+        c.seqlen_q = 1;
+        c.seqlen_k = 40001;
+        c.heads_q = 4;
+        c.heads_k = 1;
+        cases.push_back(c);
+    }
+    {
         Case c;  // causal, seqlen_q > seqlen_k: decode rows that see no key (zero, LSE -inf)
         c.dtype = FLASH_ATTN_DTYPE_BF16;
         c.causal = true;

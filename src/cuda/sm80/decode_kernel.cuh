@@ -151,43 +151,80 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
         p.lse[(int64_t(b) * p.heads_q + head) * p.seqlen_q + at] = row_lse(mx, lsum);
 }
 
-// Merges the splits' partial rows: one warp per row of (batch, KV head), lanes over columns.
-// A split's weight is 2^(its LSE - the rows' max LSE); a row no split saw gets 0 and -inf.
+// Merges the splits' partial rows, one CTA per row of (batch, KV head). The splits' weights,
+// 2^(LSE - the row's max LSE), go to shared memory; then each group of kD / 4 threads sums
+// every kGroups-th split's row, a float4 per thread, so a thread has several loads in flight
+// and the whole CTA reads the row's splits at once. The groups' sums add up through shared
+// memory. A row no split saw gets 0 and -inf.
 template <typename OutT, int kD>
-__global__ void __launch_bounds__(128) decode_combine_kernel(const FwdParams p) {
+__global__ void __launch_bounds__(kDecodeCombineThreads) decode_combine_kernel(const FwdParams p) {
+    constexpr int kThreads = kDecodeCombineThreads, kCols = kD / 4;
+    constexpr int kGroups = kThreads / kCols;  // whole groups; the threads past them only reduce
+    __shared__ float sW[kDecodeMaxSplits];
+    __shared__ float4 sAcc[kGroups][kCols];
+    __shared__ float sRed[kThreads / 32];
     const int64_t rows = int64_t(p.batch) * p.heads_k * p.rows;
-    const int64_t row = int64_t(blockIdx.x) * 4 + threadIdx.x / 32;
-    if (row >= rows) return;
-    const int lane = threadIdx.x % 32;
+    const int64_t row = blockIdx.x;
     const float* lse = p.lse_partial + row;  // split s at lse[s * rows]
-    float mx = -INFINITY;
-    for (int s = lane; s < p.splits; s += 32) mx = fmaxf(mx, lse[s * rows]);
-    mx = ptx::warp_max(mx);
-    auto weight = [&](int s) {
-        return mx == -INFINITY ? 0.0f : ptx::exp2_approx(lse[s * rows] - mx);
+    auto block_reduce = [&](float x, auto op) {
+        for (int d = 16; d > 0; d /= 2) x = op(x, __shfl_xor_sync(0xffffffffu, x, d));
+        if (threadIdx.x % 32 == 0) sRed[threadIdx.x / 32] = x;
+        __syncthreads();
+        x = sRed[0];
+#pragma unroll
+        for (int w = 1; w < kThreads / 32; ++w) x = op(x, sRed[w]);
+        __syncthreads();  // sRed is free again
+        return x;
     };
+    float mx = -INFINITY;
+    for (int s = threadIdx.x; s < p.splits; s += kThreads) mx = fmaxf(mx, lse[s * rows]);
+    mx = block_reduce(mx, [](float a, float b) { return fmaxf(a, b); });
     float total = 0.0f;
-    for (int s = lane; s < p.splits; s += 32) total += weight(s);
-    total = ptx::warp_sum(total);
+    for (int s = threadIdx.x; s < p.splits; s += kThreads) {
+        sW[s] = mx == -INFINITY ? 0.0f : ptx::exp2_approx(lse[s * rows] - mx);
+        total += sW[s];
+    }
+    total = block_reduce(total, [](float a, float b) { return a + b; });  // also publishes sW
+
+    const int group = threadIdx.x / kCols, c = threadIdx.x % kCols;
+    if (group < kGroups) {
+        float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (4 * c < p.head_dim) {  // head_dim is a multiple of 8: a float4 is all in or all out
+            const float4* part = reinterpret_cast<const float4*>(p.o_partial + row * kD) + c;
+#pragma unroll 4
+            for (int s = group; s < p.splits; s += kGroups) {
+                const float w = sW[s];
+                const float4 o = part[s * rows * kCols];
+                acc.x += w * o.x;
+                acc.y += w * o.y;
+                acc.z += w * o.z;
+                acc.w += w * o.w;
+            }
+        }
+        sAcc[group][c] = acc;
+    }
+    __syncthreads();
 
     const int r = static_cast<int>(row % p.rows);
     const int hk = static_cast<int>(row / p.rows % p.heads_k);
     const int b = static_cast<int>(row / p.rows / p.heads_k);
-    const float out_scale = p.tensor_scales != nullptr ? 1.0f / p.tensor_scales[kScaleV] : 1.0f;
-    const float inv = total > 0.0f ? out_scale / total : 0.0f;
-    OutT* out = static_cast<OutT*>(p.out) + group_row_offset(p.out_arg(), p.group, b, hk, r);
-    for (int c = 2 * lane; c < p.head_dim; c += 64) {
-        float x = 0.0f, y = 0.0f;
-        for (int s = 0; s < p.splits; ++s) {
-            const float w = weight(s);
-            const float2 o =
-                *reinterpret_cast<const float2*>(p.o_partial + (s * rows + row) * kD + c);
-            x += w * o.x;
-            y += w * o.y;
+    if (threadIdx.x < kCols && 4 * threadIdx.x < p.head_dim) {
+        float4 sum = sAcc[0][threadIdx.x];
+#pragma unroll
+        for (int g = 1; g < kGroups; ++g) {
+            const float4 a = sAcc[g][threadIdx.x];
+            sum.x += a.x;
+            sum.y += a.y;
+            sum.z += a.z;
+            sum.w += a.w;
         }
-        store2(out + c, x * inv, y * inv);
+        const float inv = total > 0.0f ? fwd_scales(p).out / total : 0.0f;
+        OutT* out = static_cast<OutT*>(p.out) + group_row_offset(p.out_arg(), p.group, b, hk, r) +
+                    4 * threadIdx.x;
+        store2(out, sum.x * inv, sum.y * inv);
+        store2(out + 2, sum.z * inv, sum.w * inv);
     }
-    if (lane == 0 && p.lse != nullptr) {
+    if (threadIdx.x == 0 && p.lse != nullptr) {
         const int head = hk * p.group + r % p.group;
         p.lse[(int64_t(b) * p.heads_q + head) * p.seqlen_q + r / p.group] =
             total > 0.0f ? (mx + ptx::log2_approx(total)) * static_cast<float>(M_LN2) : -INFINITY;

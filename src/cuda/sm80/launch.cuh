@@ -39,9 +39,9 @@ cudaError_t launch_decode(const FwdParams& p, cudaStream_t stream) {
                                decode_smem_bytes(kD), stream, p))
         return e;
     if (p.splits <= 1) return cudaSuccess;
-    const int64_t rows = int64_t(p.batch) * p.heads_k * p.rows;  // one warp each
-    return launch(decode_combine_kernel<OutT, kD>, dim3(static_cast<unsigned>((rows + 3) / 4)),
-                  128, 0, stream, p);
+    const int64_t rows = int64_t(p.batch) * p.heads_k * p.rows;  // one CTA each
+    return launch(decode_combine_kernel<OutT, kD>, dim3(static_cast<unsigned>(rows)),
+                  kDecodeCombineThreads, 0, stream, p);
 }
 
 template <typename T, typename OutT, int kD>

@@ -52,6 +52,7 @@ static_assert(decode_smem_bytes(256) <= 96 * 1024 && decode_smem_bytes(128) <= 9
 // to merge).
 constexpr int kDecodeMinSplitSteps = 2;
 constexpr int kDecodeMaxSplits = 256;
+constexpr int kDecodeCombineThreads = 256;  // decode_combine_kernel: one CTA a row
 struct DecodeSplit {
     int splits, split_keys;
 };
