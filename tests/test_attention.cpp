@@ -166,6 +166,20 @@ std::vector<Case> forward_cases() {
         c.heads_k = 1;
         cases.push_back(c);
     }
+    // MHA decode with a CTA for every SM of an H100 or H200 (3 x 48 KV heads): on sm_90 the
+    // sm_90a kernel serves it, elsewhere (and with FLASHATTN_DISABLE_SM90) the decode kernel.
+    for (bool causal : {false, true}) {
+        Case c;
+        c.dtype = causal ? FLASH_ATTN_DTYPE_BF16 : FLASH_ATTN_DTYPE_F16;
+        c.head_dim = 128;
+        c.causal = causal;
+        c.batch = 3;
+        c.seqlen_q = causal ? 2 : 1;
+        c.seqlen_k = 600;
+        c.heads_q = 48;
+        c.heads_k = 48;
+        cases.push_back(c);
+    }
     {
         Case c;  // causal, seqlen_q > seqlen_k: decode rows that see no key (zero, LSE -inf)
         c.dtype = FLASH_ATTN_DTYPE_BF16;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -191,100 +192,45 @@ cudaError_t use_f32_inputs(const F32Inputs& f, const Shape& s, AttnParams* a, Te
     return cudaSuccess;
 }
 
-template <typename T, typename OutT>
-cudaError_t run_fwd(int kd, const FwdParams& p, cudaStream_t st) {
-    switch (kd) {
-        case 32: return sm80::launch_fwd<T, OutT, 32>(p, st);
-        case 64: return sm80::launch_fwd<T, OutT, 64>(p, st);
-        case 96: return sm80::launch_fwd<T, OutT, 96>(p, st);
-        case 128: return sm80::launch_fwd<T, OutT, 128>(p, st);
-        case 160: return sm80::launch_fwd<T, OutT, 160>(p, st);
-        case 192: return sm80::launch_fwd<T, OutT, 192>(p, st);
-        default: return sm80::launch_fwd<T, OutT, 256>(p, st);
-    }
-}
+// One compiled sm_80 instantiation: compute type T, output type OutT, head dim kD.
+template <typename T_, typename OutT_, int kD_>
+struct Sm80Kernel {
+    using T = T_;
+    using OutT = OutT_;
+    static constexpr int kD = kD_;
+};
 
-template <typename T, typename OutT>
-cudaError_t run_decode(int kd, const FwdParams& p, cudaStream_t st) {
-    switch (kd) {
-        case 32: return sm80::launch_decode<T, OutT, 32>(p, st);
-        case 64: return sm80::launch_decode<T, OutT, 64>(p, st);
-        case 96: return sm80::launch_decode<T, OutT, 96>(p, st);
-        case 128: return sm80::launch_decode<T, OutT, 128>(p, st);
-        case 160: return sm80::launch_decode<T, OutT, 160>(p, st);
-        case 192: return sm80::launch_decode<T, OutT, 192>(p, st);
-        default: return sm80::launch_decode<T, OutT, 256>(p, st);
-    }
-}
+// Calls f(Sm80Kernel<...>{}) with the instantiation for dtype `dt` and kernel_head_dim `kd`:
+// the one switch from runtime values to templates, for every sm_80 launcher.
+template <typename T>
+struct Tag {
+    using type = T;
+};
 
-template <typename T, typename OutT>
-cudaError_t run_bwd(int kd, const BwdParams& p, cudaStream_t st) {
-    switch (kd) {
-        case 32: return sm80::launch_bwd<T, OutT, 32>(p, st);
-        case 64: return sm80::launch_bwd<T, OutT, 64>(p, st);
-        case 96: return sm80::launch_bwd<T, OutT, 96>(p, st);
-        case 128: return sm80::launch_bwd<T, OutT, 128>(p, st);
-        case 160: return sm80::launch_bwd<T, OutT, 160>(p, st);
-        case 192: return sm80::launch_bwd<T, OutT, 192>(p, st);
-        default: return sm80::launch_bwd<T, OutT, 256>(p, st);
-    }
-}
-
-cudaError_t dispatch_fwd(DType dt, int kd, const FwdParams& p, cudaStream_t st) {
+template <typename F>
+cudaError_t with_sm80_kernel(DType dt, int kd, F&& f) {
+    static_assert(std::size(sm80::kHeadDims) == 7, "one case per sm80 head dim");
+    auto dims = [&](auto t, auto o) -> cudaError_t {
+        using T = typename decltype(t)::type;
+        using OutT = typename decltype(o)::type;
+        switch (kd) {
+            case 32: return f(Sm80Kernel<T, OutT, 32>{});
+            case 64: return f(Sm80Kernel<T, OutT, 64>{});
+            case 96: return f(Sm80Kernel<T, OutT, 96>{});
+            case 128: return f(Sm80Kernel<T, OutT, 128>{});
+            case 160: return f(Sm80Kernel<T, OutT, 160>{});
+            case 192: return f(Sm80Kernel<T, OutT, 192>{});
+            default: return f(Sm80Kernel<T, OutT, 256>{});
+        }
+    };
     switch (dt) {
-        case DType::F16: return run_fwd<__half, __half>(kd, p, st);
-        case DType::BF16: return run_fwd<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
-        default: return run_fwd<__half, float>(kd, p, st);  // f32: scaled f16 tiles
+        case DType::F16: return dims(Tag<__half>{}, Tag<__half>{});
+        case DType::BF16: return dims(Tag<__nv_bfloat16>{}, Tag<__nv_bfloat16>{});
+        default: return dims(Tag<__half>{}, Tag<float>{});  // f32: scaled f16 tiles
     }
 }
 
-cudaError_t dispatch_decode(DType dt, int kd, const FwdParams& p, cudaStream_t st) {
-    switch (dt) {
-        case DType::F16: return run_decode<__half, __half>(kd, p, st);
-        case DType::BF16: return run_decode<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
-        default: return run_decode<__half, float>(kd, p, st);
-    }
-}
-
-cudaError_t dispatch_bwd(DType dt, int kd, const BwdParams& p, cudaStream_t st) {
-    switch (dt) {
-        case DType::F16: return run_bwd<__half, __half>(kd, p, st);
-        case DType::BF16: return run_bwd<__nv_bfloat16, __nv_bfloat16>(kd, p, st);
-        default: return run_bwd<__half, float>(kd, p, st);
-    }
-}
-
-// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs and
-// output TMA can describe; everything else runs on the sm_80 kernels.
-// FLASHATTN_DISABLE_SM90=1 forces the sm_80 kernels (the tests run both on a Hopper GPU).
-// Returns the device's multiprocessor count, the persistent kernel's grid, when the sm_90a
-// kernel applies, else 0.
 #if FLASHATTN_HAVE_SM90
-int sm90_grid(const Shape& s, const FwdParams& p, int device) {
-    const auto* dims = std::end(sm90::kHeadDims);
-    if (s.dtype == DType::F32 ||
-        std::find(std::begin(sm90::kHeadDims), dims, s.head_dim) == dims)
-        return 0;
-    const char* off = std::getenv("FLASHATTN_DISABLE_SM90");
-    if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return 0;
-    const int rows = 64 * sm90::fwd_consumers(static_cast<int>(s.head_dim), s.causal, s.seqlen_q);
-    if (sm90::fwd_units(s.seqlen_q, rows, s.heads_q, s.batch) > INT32_MAX) return 0;
-    int major = 0, minor = 0, sms = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-        cudaGetLastError();
-        return 0;
-    }
-    const bool ok = major == 9 && minor == 0 &&
-                    sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
-                    sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
-                    sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k) &&
-                    (p.out == nullptr ||
-                     sm90::tma_strides_ok(p.out_arg(), s.batch, s.seqlen_q, s.heads_q));
-    return ok ? sms : 0;
-}
-
 template <typename T>
 cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, int sms, cudaStream_t st) {
     static_assert(std::size(sm90::kHeadDims) == 5, "one case per sm90 head dim");
@@ -298,38 +244,112 @@ cudaError_t run_fwd_sm90(int64_t d, const FwdParams& p, int sms, cudaStream_t st
 }
 #endif
 
-// Few query rows per (batch, KV head), as in decoding one token: the decode kernel, on any GPU.
-bool is_decode(const Shape& s) { return s.seqlen_q * s.group() <= sm80::kDecodeMaxRows; }
+// What the dispatch needs to know of a device, queried once per device per process.
+struct DeviceInfo {
+    int major = 0, minor = 0, sms = 1, smem_per_sm = 0;
+};
 
-// The decode kernel's split of the keys on `device`: as many CTAs as fit on it at once (by
-// shared memory, at most its launch bounds' count per SM). {0, 0} for other problems.
-sm80::DecodeSplit decode_split(const Shape& s, int device) {
-    if (!is_decode(s)) return {0, 0};
-    const int kd = kernel_head_dim(s.head_dim);
-    int sms = 1, smem = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) !=
-            cudaSuccess) {
+// Every device the runtime sees, in its numbering.
+const std::vector<DeviceInfo>& devices() {
+    static const std::vector<DeviceInfo> infos = [] {
+        int n = 0;
+        if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
+        std::vector<DeviceInfo> v(static_cast<size_t>(n));
+        for (int d = 0; d < n; ++d) {
+            DeviceInfo& i = v[static_cast<size_t>(d)];
+            if (cudaDeviceGetAttribute(&i.major, cudaDevAttrComputeCapabilityMajor, d) ||
+                cudaDeviceGetAttribute(&i.minor, cudaDevAttrComputeCapabilityMinor, d) ||
+                cudaDeviceGetAttribute(&i.sms, cudaDevAttrMultiProcessorCount, d) ||
+                cudaDeviceGetAttribute(&i.smem_per_sm,
+                                       cudaDevAttrMaxSharedMemoryPerMultiprocessor, d))
+                i = DeviceInfo{};  // unknown: unusable
+        }
         cudaGetLastError();
-        return {1, 0};  // no split: a correct, slower launch
-    }
-    const int per_sm = std::clamp(smem / (sm80::decode_smem_bytes(kd) + 1024), 1,
-                                  sm80::kDecodeMinCtasPerSm);  // 1 KB: the SM's reserve per CTA
-    return sm80::decode_split(s.batch * s.heads_k, s.seqlen_k, kd, int64_t{sms} * per_sm);
+        return v;
+    }();
+    return infos;
 }
 
-// The forward kernel for a validated problem on `device`.
-cudaError_t launch_forward(const Shape& s, const FwdParams& p, int device, cudaStream_t st) {
-    if (is_decode(s)) return dispatch_decode(s.dtype, kernel_head_dim(s.head_dim), p, st);
+const DeviceInfo& device_info(int device) {
+    static const DeviceInfo unknown;
+    const auto& all = devices();
+    return device >= 0 && static_cast<size_t>(device) < all.size()
+               ? all[static_cast<size_t>(device)]
+               : unknown;
+}
+
+// The sm_90a forward serves f16 and bf16 at its head dims on sm_90 devices whose inputs and
+// output TMA can describe; everything else runs on the sm_80 kernels.
+// FLASHATTN_DISABLE_SM90=1 forces the sm_80 kernels (the tests run both on a Hopper GPU).
+bool sm90_applies(const Shape& s, const FwdParams& p, const DeviceInfo& dev) {
 #if FLASHATTN_HAVE_SM90
-    if (const int sms = sm90_grid(s, p, device)) {
-        return s.dtype == DType::BF16 ? run_fwd_sm90<__nv_bfloat16>(s.head_dim, p, sms, st)
-                                      : run_fwd_sm90<__half>(s.head_dim, p, sms, st);
-    }
+    const auto* dims = std::end(sm90::kHeadDims);
+    if (s.dtype == DType::F32 || std::find(std::begin(sm90::kHeadDims), dims, s.head_dim) == dims)
+        return false;
+    const char* off = std::getenv("FLASHATTN_DISABLE_SM90");
+    if (off != nullptr && *off != '\0' && std::strcmp(off, "0") != 0) return false;
+    const int rows = 64 * sm90::fwd_consumers(static_cast<int>(s.head_dim), s.causal, s.seqlen_q);
+    if (sm90::fwd_units(s.seqlen_q, rows, s.heads_q, s.batch) > INT32_MAX) return false;
+    return dev.major == 9 && dev.minor == 0 &&
+           sm90::tma_strides_ok(p.q, s.batch, s.seqlen_q, s.heads_q) &&
+           sm90::tma_strides_ok(p.k, s.batch, s.seqlen_k, s.heads_k) &&
+           sm90::tma_strides_ok(p.v, s.batch, s.seqlen_k, s.heads_k) &&
+           (p.out == nullptr || sm90::tma_strides_ok(p.out_arg(), s.batch, s.seqlen_q, s.heads_q));
 #else
-    (void)device;
+    (void)s, (void)p, (void)dev;
+    return false;
 #endif
-    return dispatch_fwd(s.dtype, kernel_head_dim(s.head_dim), p, st);
+}
+
+// Which kernel a validated forward runs, and how it is cut.
+struct FwdPlan {
+    enum Kernel { kSm80, kSm90, kDecode } kernel = kSm80;
+    int sms = 0;                       // kSm90: the persistent grid
+    sm80::DecodeSplit split = {0, 0};  // kDecode: the keys' split over CTAs
+};
+
+// Few query rows per (batch, KV head), as in decoding one token, run the decode kernel on any
+// GPU: it streams K and V once for all of a KV head's query heads, splitting the keys over
+// CTAs as many as fit on the device at once (by shared memory, at most its launch bounds'
+// count per SM). One exception: on sm_90 with one query head per KV head (no K/V to share)
+// and a CTA for every SM without splitting, the sm_90a kernel's TMA reads the cache faster
+// (BENCHMARKS.md, "Decode"). `may_split` is false where no workspace is at hand.
+FwdPlan plan_forward(const Shape& s, const FwdParams& p, int device, bool may_split) {
+    const DeviceInfo& dev = device_info(device);
+    const bool sm90 = sm90_applies(s, p, dev);
+    const bool decode = s.seqlen_q * s.group() <= sm80::kDecodeMaxRows &&
+                        !(sm90 && s.group() == 1 && s.batch * s.heads_k >= dev.sms);
+    FwdPlan plan;
+    if (decode) {
+        const int kd = kernel_head_dim(s.head_dim);
+        const int per_sm = std::clamp(dev.smem_per_sm / (sm80::decode_smem_bytes(kd) + 1024), 1,
+                                      sm80::kDecodeMinCtasPerSm);  // 1 KB: the SM's reserve a CTA
+        plan.kernel = FwdPlan::kDecode;
+        plan.split = may_split ? sm80::decode_split(s.batch * s.heads_k, s.seqlen_k, kd,
+                                                    int64_t{dev.sms} * per_sm)
+                               : sm80::DecodeSplit{1, 0};
+    } else if (sm90) {
+        plan.kernel = FwdPlan::kSm90;
+        plan.sms = dev.sms;
+    }
+    return plan;
+}
+
+// Launches the planned forward kernel (p.splits, p.split_keys set from plan.split).
+cudaError_t launch_forward(const Shape& s, const FwdParams& p, const FwdPlan& plan,
+                           cudaStream_t st) {
+    const int kd = kernel_head_dim(s.head_dim);
+#if FLASHATTN_HAVE_SM90
+    if (plan.kernel == FwdPlan::kSm90)
+        return s.dtype == DType::BF16 ? run_fwd_sm90<__nv_bfloat16>(s.head_dim, p, plan.sms, st)
+                                      : run_fwd_sm90<__half>(s.head_dim, p, plan.sms, st);
+#endif
+    return with_sm80_kernel(s.dtype, kd, [&](auto k) {
+        using K = decltype(k);
+        return plan.kernel == FwdPlan::kDecode
+                   ? sm80::launch_decode<typename K::T, typename K::OutT, K::kD>(p, st)
+                   : sm80::launch_fwd<typename K::T, typename K::OutT, K::kD>(p, st);
+    });
 }
 
 struct FwdWorkspace {
@@ -369,26 +389,29 @@ size_t bwd_layout(const BwdProblem& p, void* base, BwdWorkspace* w) {
     return c.used();
 }
 
+// A forward's kernel arguments, short of the workspace's pieces and the decode split.
+FwdParams fwd_params(const FwdProblem& pr) {
+    FwdParams p{};
+    fill_common(pr.shape, &p);
+    p.q = arg(pr.q);
+    p.k = arg(pr.k);
+    p.v = arg(pr.v);
+    p.out = pr.out.data;
+    p.out_batch = pr.out.s.batch;
+    p.out_seq = pr.out.s.seq;
+    p.out_head = pr.out.s.head;
+    p.lse = pr.lse;
+    return p;
+}
+
 }  // namespace
 
 bool compiled() { return true; }
 
 int device_count() {
-    static int count = [] {
-        int n = 0;
-        if (cudaGetDeviceCount(&n) != cudaSuccess) {
-            cudaGetLastError();
-            return 0;
-        }
-        int usable = 0;
-        for (int d = 0; d < n; ++d) {
-            int major = 0;
-            if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d) == cudaSuccess &&
-                major >= kMinMajor)
-                ++usable;
-        }
-        return usable;
-    }();
+    static const int count = static_cast<int>(
+        std::count_if(devices().begin(), devices().end(),
+                      [](const DeviceInfo& d) { return d.major >= kMinMajor; }));
     return count;
 }
 
@@ -429,14 +452,14 @@ Status locate(const void* ptr, int* device) {
     return FLASH_ATTN_SUCCESS;
 }
 
-size_t forward_workspace_size(const FwdProblem& p, int device) {
-    FwdWorkspace w;
-    return fwd_layout(p, decode_split(p.shape, device), nullptr, &w);
-}
-
 size_t backward_workspace_size(const BwdProblem& p) {
     BwdWorkspace w;
     return bwd_layout(p, nullptr, &w);
+}
+
+size_t forward_workspace_size(const FwdProblem& pr, int device) {
+    FwdWorkspace w;
+    return fwd_layout(pr, plan_forward(pr.shape, fwd_params(pr), device, true).split, nullptr, &w);
 }
 
 Status forward(const FwdProblem& pr, int device) {
@@ -445,31 +468,21 @@ Status forward(const FwdProblem& pr, int device) {
     FA_CUDA_TRY(guard.status(), "cudaSetDevice");
     cudaStream_t stream = static_cast<cudaStream_t>(pr.stream);
 
-    FwdParams p{};
-    fill_common(pr.shape, &p);
-    p.q = arg(pr.q);
-    p.k = arg(pr.k);
-    p.v = arg(pr.v);
-    p.out = pr.out.data;
-    p.out_batch = pr.out.s.batch;
-    p.out_seq = pr.out.s.seq;
-    p.out_head = pr.out.s.head;
-    p.lse = pr.lse;
-
-    const sm80::DecodeSplit split = decode_split(pr.shape, device);
+    FwdParams p = fwd_params(pr);
+    const FwdPlan plan = plan_forward(pr.shape, p, device, true);
     FwdWorkspace w;
-    const size_t bytes = fwd_layout(pr, split, nullptr, &w);
+    const size_t bytes = fwd_layout(pr, plan.split, nullptr, &w);
     Scratch scratch(pr.workspace, bytes, stream);
     FA_CUDA_TRY(scratch.status(), "cudaMallocAsync (workspace)");
-    fwd_layout(pr, split, scratch.get(), &w);
-    p.splits = split.splits;
-    p.split_keys = split.split_keys;
+    fwd_layout(pr, plan.split, scratch.get(), &w);
+    p.splits = plan.split.splits;
+    p.split_keys = plan.split.split_keys;
     p.o_partial = w.o_partial;
     p.lse_partial = w.lse_partial;
     if (pr.shape.dtype == DType::F32) {
         FA_CUDA_TRY(use_f32_inputs(w.f32, pr.shape, &p, nullptr, stream), "f32 input conversion");
     }
-    FA_CUDA_TRY(launch_forward(pr.shape, p, device, stream), "forward kernel launch");
+    FA_CUDA_TRY(launch_forward(pr.shape, p, plan, stream), "forward kernel launch");
     return FLASH_ATTN_SUCCESS;
 }
 
@@ -505,7 +518,8 @@ Status backward(const BwdProblem& pr, int device) {
         static_cast<AttnParams&>(f) = static_cast<const AttnParams&>(p);
         f.out = nullptr;
         f.lse = w.lse;
-        FA_CUDA_TRY(launch_forward(s, f, device, stream), "forward (LSE) kernel launch");
+        const FwdPlan plan = plan_forward(s, f, device, false);  // no workspace for splits
+        FA_CUDA_TRY(launch_forward(s, f, plan, stream), "forward (LSE) kernel launch");
     }
     p.lse = pr.lse != nullptr ? pr.lse : w.lse;
     p.delta = w.delta;
@@ -515,7 +529,11 @@ Status backward(const BwdProblem& pr, int device) {
     p.dk_batch = pr.dk.s.batch, p.dk_seq = pr.dk.s.seq, p.dk_head = pr.dk.s.head;
     p.dv = pr.dv.data;
     p.dv_batch = pr.dv.s.batch, p.dv_seq = pr.dv.s.seq, p.dv_head = pr.dv.s.head;
-    FA_CUDA_TRY(dispatch_bwd(s.dtype, kd, p, stream), "backward kernel launch");
+    const cudaError_t e = with_sm80_kernel(s.dtype, kd, [&](auto k) {
+        using K = decltype(k);
+        return sm80::launch_bwd<typename K::T, typename K::OutT, K::kD>(p, stream);
+    });
+    FA_CUDA_TRY(e, "backward kernel launch");
     return FLASH_ATTN_SUCCESS;
 }
 
