@@ -88,6 +88,7 @@ if has sanitize; then
     rm -f "$OUT/sanitize.log"
     reduced='*CUDA_*q17_k129*:*CUDA_*q129_k127*:*CUDA_*_d256_*causal*:*CUDA_*_d96_*causal*:*CUDA_*_d192_*causal*:*CUDA_*padded*:*MinimalApi*CUDA*:*Sm90Layer*'
     reduced+=':*CUDA_f16_b1_q1_k3*:*CUDA_f16_b1_q1_k40001*:*CUDA_*_q4_k1500_*:*Decode*'  # decode
+    reduced+=':*CUDA_*_k2501_*:*CUDA_*_k3001_*:*CUDA_*_k1801_*'  # decode, several row tiles
     for tool in memcheck racecheck; do
         start=$SECONDS
         log="$OUT/sanitize-$tool.tmp"

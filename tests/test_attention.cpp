@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "harness.h"
 
@@ -180,6 +181,20 @@ std::vector<Case> forward_cases() {
         c.heads_k = 48;
         cases.push_back(c);
     }
+    // More rows than one 16-row tile (speculative tokens, MQA), one sequence against
+    // thousands of keys: a CTA per tile and split, the last tile partial.
+    for (int i = 0; i < 3; ++i) {
+        Case c;
+        c.dtype = kDtypes[i];
+        c.head_dim = i == 0 ? 128 : i == 1 ? 64 : 256;
+        c.causal = i != 1;
+        c.seqlen_q = i == 0 ? 5 : i == 1 ? 1 : 64;  // rows 20, 40 and 64
+        c.seqlen_k = i == 0 ? 2501 : i == 1 ? 3001 : 1801;
+        c.heads_q = i == 0 ? 8 : i == 1 ? 40 : 2;
+        c.heads_k = i == 0 ? 2 : i == 1 ? 1 : 2;
+        c.layout = i == 2 ? Layout::Transposed : Layout::Packed;
+        cases.push_back(c);
+    }
     {
         Case c;  // causal, seqlen_q > seqlen_k: decode rows that see no key (zero, LSE -inf)
         c.dtype = FLASH_ATTN_DTYPE_BF16;
@@ -278,23 +293,27 @@ INSTANTIATE_TEST_SUITE_P(Grid, Backward,
                          param_name);
 
 // The grid's decode cases test the split over keys and its merge only if the GPU splits them:
-// one sequence of 2 KV heads against 4096 keys must (its partial rows take workspace).
+// one sequence against 4096 keys must, with one row tile (8 query heads on 2 KV heads) and
+// with three (MQA, 40 query heads): its partial rows take workspace.
 TEST(Decode, SplitsTheKeysOfOneSequence) {
     if (!backend_usable(Backend::CUDA)) GTEST_SKIP() << "needs a usable CUDA device";
-    const int64_t sk = 4096, hq = 8, hk = 2, d = 128;
-    Memory q(Backend::CUDA, hq * d * 2), k(Backend::CUDA, sk * hk * d * 2),
-        v(Backend::CUDA, sk * hk * d * 2), out(Backend::CUDA, hq * d * 2);
-    FlashAttnForwardArgs a;
-    flash_attn_forward_args_init(&a);
-    a.dtype = FLASH_ATTN_DTYPE_F16;
-    a.batch = 1, a.seqlen_q = 1, a.seqlen_k = sk, a.num_heads_q = hq, a.num_heads_k = hk;
-    a.head_dim = d;
-    a.softmax_scale = 0.125f;
-    a.q = q.get(), a.k = k.get(), a.v = v.get(), a.out = out.get();
-    size_t bytes = 0;
-    ASSERT_EQ(flash_attn_forward_workspace_size(&a, &bytes), FLASH_ATTN_SUCCESS)
-        << flash_attn_last_error();
-    EXPECT_GE(bytes, 2 * hq * d * sizeof(float)) << "no split: at least two partial rows each";
+    const int64_t sk = 4096, d = 128;
+    for (auto [hq, hk] : {std::pair<int64_t, int64_t>{8, 2}, {40, 1}}) {
+        Memory q(Backend::CUDA, hq * d * 2), k(Backend::CUDA, sk * hk * d * 2),
+            v(Backend::CUDA, sk * hk * d * 2), out(Backend::CUDA, hq * d * 2);
+        FlashAttnForwardArgs a;
+        flash_attn_forward_args_init(&a);
+        a.dtype = FLASH_ATTN_DTYPE_F16;
+        a.batch = 1, a.seqlen_q = 1, a.seqlen_k = sk, a.num_heads_q = hq, a.num_heads_k = hk;
+        a.head_dim = d;
+        a.softmax_scale = 0.125f;
+        a.q = q.get(), a.k = k.get(), a.v = v.get(), a.out = out.get();
+        size_t bytes = 0;
+        ASSERT_EQ(flash_attn_forward_workspace_size(&a, &bytes), FLASH_ATTN_SUCCESS)
+            << flash_attn_last_error();
+        EXPECT_GE(bytes, 2 * hq * d * sizeof(float))
+            << hq << " query heads: no split (at least two partial rows each)";
+    }
 }
 
 }  // namespace

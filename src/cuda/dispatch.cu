@@ -308,27 +308,36 @@ struct FwdPlan {
     sm80::DecodeSplit split = {0, 0};  // kDecode: the keys' split over CTAs
 };
 
-// Few query rows per (batch, KV head), as in decoding one token, run the decode kernel on any
-// GPU: it streams K and V once for all of a KV head's query heads, splitting the keys over
-// CTAs as many as fit on the device at once (by shared memory, at most its launch bounds'
-// count per SM). One exception: on sm_90 with one query head per KV head (no K/V to share)
-// and a CTA for every SM without splitting, the sm_90a kernel's TMA reads the cache faster
-// (BENCHMARKS.md, "Decode"). `may_split` is false where no workspace is at hand.
+// Few query rows per (batch, KV head) run the decode kernel on any GPU: up to one 16-row tile
+// (one new token per sequence, GQA groups up to 16) always, up to kDecodeMaxTiles tiles (MQA,
+// several tokens per sequence) where its split of the keys puts more CTAs to work than the
+// other kernels would (they walk all keys in one CTA). It streams K and V once for all of a
+// KV head's query heads in a tile, splitting the keys over as many CTAs as fit on the device
+// at once (by shared memory, at most its launch bounds' count per SM). One exception: on sm_90
+// with one query head per KV head (no K/V to share) and a CTA for every SM without splitting,
+// the sm_90a kernel's TMA reads the cache faster (BENCHMARKS.md, "Decode"). `may_split` is
+// false where no workspace is at hand.
 FwdPlan plan_forward(const Shape& s, const FwdParams& p, int device, bool may_split) {
     const DeviceInfo& dev = device_info(device);
     const bool sm90 = sm90_applies(s, p, dev);
-    const bool decode = s.seqlen_q * s.group() <= sm80::kDecodeMaxRows &&
-                        !(sm90 && s.group() == 1 && s.batch * s.heads_k >= dev.sms);
+    const int64_t rows = s.seqlen_q * s.group();
     FwdPlan plan;
-    if (decode) {
+    const bool mha_on_sm90 = sm90 && s.group() == 1 && s.batch * s.heads_k >= dev.sms;
+    if (rows <= sm80::kDecodeMaxRows && !mha_on_sm90) {
         const int kd = kernel_head_dim(s.head_dim);
+        const int64_t tiles = s.batch * s.heads_k * ((rows - 1) / sm80::kDecodeTileRows + 1);
         const int per_sm = std::clamp(dev.smem_per_sm / (sm80::decode_smem_bytes(kd) + 1024), 1,
                                       sm80::kDecodeMinCtasPerSm);  // 1 KB: the SM's reserve a CTA
-        plan.kernel = FwdPlan::kDecode;
-        plan.split = may_split ? sm80::decode_split(s.batch * s.heads_k, s.seqlen_k, kd,
-                                                    int64_t{dev.sms} * per_sm)
+        const int64_t slots = int64_t{dev.sms} * per_sm;
+        plan.split = may_split ? sm80::decode_split(tiles, s.seqlen_k, kd, slots)
                                : sm80::DecodeSplit{1, 0};
-    } else if (sm90) {
+        if (rows <= sm80::kDecodeTileRows || plan.split.splits > 1) {
+            plan.kernel = FwdPlan::kDecode;
+            return plan;
+        }
+        plan.split = {0, 0};
+    }
+    if (sm90) {
         plan.kernel = FwdPlan::kSm90;
         plan.sms = dev.sms;
     }

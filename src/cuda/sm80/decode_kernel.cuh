@@ -1,15 +1,17 @@
 // sm_80 decode forward (mma.sync): few query rows against a long K/V cache, the keys split over
-// CTAs. Serves every problem whose rows per (batch, KV head), seqlen_q * group, fit one m-tile
-// (kDecodeMaxRows), on every sm_80+ GPU, Hopper included: such a problem is bound by reading K
+// CTAs. Serves problems whose rows per (batch, KV head), seqlen_q * group, are at most
+// kDecodeMaxRows, on every sm_80+ GPU, Hopper included: such a problem is bound by reading K
 // and V, which the tiles of the other kernels (one CTA walking all keys of 64 to 256 rows,
 // mostly padding) read from too few SMs.
 //
-// A CTA owns those rows of one (batch, KV head) and one split of its keys. Per step of
-// decode_keys keys, warp w takes keys [16 w, 16 w + 16): its own S = Q K^T, online softmax and
-// O += P V, so each warp keeps its own (max, sum, O) for all the rows. K and V come through a
-// ring of kDecodeStages shared buffers by cp.async. At the end the warps merge through shared
-// memory; with one split the CTA writes the output and LSE, else normalized partial rows and
-// their log2-domain LSE into the workspace, which decode_combine_kernel merges over the splits.
+// A CTA owns one 16-row tile of those rows of one (batch, KV head) and one split of its keys.
+// Per step of decode_keys keys, warp w takes keys [16 w, 16 w + 16): its own S = Q K^T, online
+// softmax and O += P V, so each warp keeps its own (max, sum, O) for all the rows. K and V
+// come through a ring of kDecodeStages shared buffers by cp.async. At the end the warps merge
+// through shared memory; with one split the CTA writes the output and LSE, else normalized
+// partial rows and their log2-domain LSE into the workspace, which decode_combine_kernel
+// merges over the splits. blockIdx.x is split * tiles + tile, so the tiles of a split, which
+// read the same keys, run side by side and share them in L2.
 #pragma once
 
 #include "cuda/sm80/fwd_kernel.cuh"
@@ -20,20 +22,22 @@ template <typename T, typename OutT, int kD>
 __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
     decode_kernel(const FwdParams p) {
     constexpr int kWarps = decode_warps(kD), kKeys = decode_keys(kD), kStages = kDecodeStages;
-    constexpr int kThreads = kWarps * 32, kRows = kDecodeMaxRows, P = pitch<kD>();
+    constexpr int kThreads = kWarps * 32, kRows = kDecodeTileRows, P = pitch<kD>();
     extern __shared__ __align__(16) unsigned char smem[];
     T* sQ = reinterpret_cast<T*>(smem);
     T* sRing = sQ + kRows * P;  // stage s: K (kKeys rows), then V
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int split = blockIdx.x, hk = blockIdx.y, b = blockIdx.z;
+    const int tiles = (p.rows + kRows - 1) / kRows;
+    const int split = blockIdx.x / tiles, r0 = blockIdx.x % tiles * kRows;
+    const int hk = blockIdx.y, b = blockIdx.z;
     const T* k = static_cast<const T*>(p.k.ptr);
     const T* v = static_cast<const T*>(p.v.ptr);
 
     load_tile_async<kRows, kD, kThreads>(sQ, static_cast<const T*>(p.q.ptr), p.head_dim,
                                          [&](int r, int64_t* off) {
-                                             if (r >= p.rows) return false;
-                                             *off = group_row_offset(p.q, p.group, b, hk, r);
+                                             if (r0 + r >= p.rows) return false;
+                                             *off = group_row_offset(p.q, p.group, b, hk, r0 + r);
                                              return true;
                                          });
     // Split boundaries are whole steps (decode_split), so a step never reaches into the next
@@ -64,7 +68,7 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
     const FwdScales sc = fwd_scales(p);
     // This thread's fragment rows g and g + 8, at query positions pos[0], pos[1].
     const int row_g = lane / 4;
-    const int pos[2] = {row_g / p.group, (row_g + 8) / p.group};
+    const int pos[2] = {(r0 + row_g) / p.group, (r0 + row_g + 8) / p.group};
 
     float o[1][kD / 8][4] = {};
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -108,10 +112,11 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
     }
     __syncthreads();
 
-    // Thread t merges row t / kPerRow, column pairs 2 (t % kPerRow) + 2 kPerRow i.
+    // Thread t merges the tile's row r = t / kPerRow (the problem's row r0 + r), column pairs
+    // 2 (t % kPerRow) + 2 kPerRow i.
     constexpr int kPerRow = kThreads / kRows;
-    const int r = threadIdx.x / kPerRow;
-    if (r >= p.rows) return;
+    const int r = threadIdx.x / kPerRow, row = r0 + r;
+    if (row >= p.rows) return;
     float mx = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sM[w * kRows + r]);
@@ -123,9 +128,9 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
         lsum += f[w] * sL[w * kRows + r];
     }
     const float inv = lsum > 0.0f ? ptx::rcp_approx(lsum) : 0.0f;
-    const int head = hk * p.group + r % p.group, at = r / p.group;
-    const int64_t part_row =
-        int64_t(split) * p.batch * p.heads_k * p.rows + (int64_t(b) * p.heads_k + hk) * p.rows + r;
+    const int head = hk * p.group + row % p.group, at = row / p.group;
+    const int64_t part_row = int64_t(split) * p.batch * p.heads_k * p.rows +
+                             (int64_t(b) * p.heads_k + hk) * p.rows + row;
     OutT* out = static_cast<OutT*>(p.out);
     if (!whole || out != nullptr) {
         for (int c = 2 * (threadIdx.x % kPerRow); c < p.head_dim; c += 2 * kPerRow) {
@@ -138,7 +143,7 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
                 y += f[w] * ow.y;
             }
             if (whole)
-                store2(out + group_row_offset(p.out_arg(), p.group, b, hk, r) + c,
+                store2(out + group_row_offset(p.out_arg(), p.group, b, hk, row) + c,
                        x * inv * sc.out, y * inv * sc.out);
             else
                 store2(p.o_partial + part_row * kD + c, x * inv, y * inv);

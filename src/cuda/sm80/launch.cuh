@@ -30,11 +30,12 @@ cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
     return launch(fwd_kernel<T, OutT, kD>, grid, Tn::kWarps * 32, fwd_smem_bytes<kD>(), stream, p);
 }
 
-// The decode kernel over p.splits splits (p.split_keys keys each, from decode_split), then,
-// with more than one, the merge of their partial rows.
+// The decode kernel over p.splits splits (p.split_keys keys each, from decode_split) of every
+// 16-row tile, then, with more than one split, the merge of their partial rows.
 template <typename T, typename OutT, int kD>
 cudaError_t launch_decode(const FwdParams& p, cudaStream_t stream) {
-    const dim3 grid(p.splits > 1 ? p.splits : 1, p.heads_k, p.batch);
+    const int tiles = (p.rows + kDecodeTileRows - 1) / kDecodeTileRows;
+    const dim3 grid((p.splits > 1 ? p.splits : 1) * tiles, p.heads_k, p.batch);
     if (cudaError_t e = launch(decode_kernel<T, OutT, kD>, grid, decode_warps(kD) * 32,
                                decode_smem_bytes(kD), stream, p))
         return e;

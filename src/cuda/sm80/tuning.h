@@ -25,13 +25,16 @@ struct FwdTuning {
     static_assert(kCols % 16 == 0, "keys come in whole mma k-steps for P V");
 };
 
-// Decode kernel: problems whose query rows per (batch, KV head), seqlen_q * group, fit one
-// m-tile (one new token per sequence, GQA groups up to 16). Each of the CTA's warps takes its
-// own 16 keys of a step for all the rows, so K and V stream at full width however few rows
-// there are, and the keys split over CTAs (decode_split) when batch * heads_k CTAs would not
-// fill the GPU. Shared memory stays under 96 KB, so the kernel runs on every sm_80+ GPU
-// (sm_86 and sm_89 allow 99 KB a block).
-constexpr int kDecodeMaxRows = 16;
+// Decode kernel: problems with few query rows per (batch, KV head), seqlen_q * group (one new
+// token per sequence, or a few with speculative decoding). A CTA takes one 16-row m-tile of
+// them; each of its warps takes its own 16 keys of a step for all the rows, so K and V stream
+// at full width however few rows there are, and the keys split over CTAs (decode_split) when
+// the tiles' CTAs would not fill the GPU. Up to kDecodeMaxTiles tiles share a KV head (each
+// reads its K and V, mostly from L2). Shared memory stays under 96 KB, so the kernel runs on
+// every sm_80+ GPU (sm_86 and sm_89 allow 99 KB a block).
+constexpr int kDecodeTileRows = 16;
+constexpr int kDecodeMaxTiles = 4;
+constexpr int kDecodeMaxRows = kDecodeTileRows * kDecodeMaxTiles;
 constexpr int kDecodeMinCtasPerSm = 4;  // __launch_bounds__: 128 registers a thread at 4 warps
 
 constexpr int decode_warps(int kd) { return kd <= 128 ? 4 : 2; }
@@ -40,26 +43,26 @@ constexpr int decode_keys(int kd) { return 16 * decode_warps(kd); }
 constexpr int kDecodeStages = 2;
 // Q tile plus the K/V ring; the warps' merge at the end reuses the ring.
 constexpr int decode_smem_bytes(int kd) {
-    return (kDecodeMaxRows + kDecodeStages * 2 * decode_keys(kd)) * (kd + 8) * 2;
+    return (kDecodeTileRows + kDecodeStages * 2 * decode_keys(kd)) * (kd + 8) * 2;
 }
 static_assert(decode_smem_bytes(256) <= 96 * 1024 && decode_smem_bytes(128) <= 96 * 1024,
               "the decode kernel fits every sm_80+ GPU's shared memory");
 
 // How the decode kernel splits seqlen_k keys: split_keys keys (whole steps) per CTA, `splits`
-// CTAs per (batch, KV head). With `pairs` = batch * heads_k CTAs and room for `slots` CTAs at
-// once on the GPU, the keys split just enough that one wave fills it, and no split is shorter
-// than kDecodeMinSplitSteps steps (each split costs a Q load, a pipeline fill and a partial row
-// to merge).
+// CTAs per row tile. With `tiles` row tiles in all (a CTA each unsplit) and room for `slots`
+// CTAs at once on the GPU, the keys split just enough that one wave fills it, and no split is
+// shorter than kDecodeMinSplitSteps steps (each split costs a Q load, a pipeline fill and a
+// partial row to merge).
 constexpr int kDecodeMinSplitSteps = 2;
 constexpr int kDecodeMaxSplits = 256;
 constexpr int kDecodeCombineThreads = 256;  // decode_combine_kernel: one CTA a row
 struct DecodeSplit {
     int splits, split_keys;
 };
-constexpr DecodeSplit decode_split(int64_t pairs, int64_t seqlen_k, int kd, int64_t slots) {
+constexpr DecodeSplit decode_split(int64_t tiles, int64_t seqlen_k, int kd, int64_t slots) {
     const int64_t keys = decode_keys(kd);
     const int64_t steps = (seqlen_k + keys - 1) / keys;
-    int64_t want = pairs < slots ? slots / pairs : 1;
+    int64_t want = tiles < slots ? slots / tiles : 1;
     const int64_t most = steps / kDecodeMinSplitSteps;
     if (want > most) want = most;
     if (want > kDecodeMaxSplits) want = kDecodeMaxSplits;
