@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Decode-shaped forwards (one query per sequence against a long K/V cache) of flashattn and
+"""Decode-shaped forwards (one query per sequence against a long K/V cache, or a few with
+--queries, as speculative decoding verifies drafted tokens; non-causal) of flashattn and
 PyTorch's SDPA backends, side by side in one process, on the same inputs: the step an LLM
 worker runs once per generated token. Decode is bound by reading K and V, so the table gives
 the time and the bytes of Q, K, V and O moved per second. Each contender is timed twice per
@@ -14,7 +15,7 @@ against the float32 reference.
 
 usage: compare_decode.py --lib build-gpu/libflashattn.so [--also NAME=OTHER.so] [--graphs]
                          [--out DIR] [--dtype f16] [--batches 1,8,32]
-                         [--kv-lens 1024,4096,16384] [--kv-heads 32,8]
+                         [--kv-lens 1024,4096,16384] [--kv-heads 32,8] [--queries 1]
 """
 import argparse
 import json
@@ -52,15 +53,15 @@ def flashattn_call(fa, args):
     return run
 
 
-def run_cell(builds, dtype_name, batch, kv_len, heads_k, timer):
+def run_cell(builds, dtype_name, batch, queries, kv_len, heads_k, timer):
     torch, F = ct.torch, ct.F
     dtype, code = ct.DTYPES[dtype_name]
     torch.manual_seed(batch * 7 + kv_len + heads_k)
-    q = torch.randn(batch, 1, HEADS_Q, HEAD_DIM, device="cuda", dtype=dtype)
+    q = torch.randn(batch, queries, HEADS_Q, HEAD_DIM, device="cuda", dtype=dtype)
     k, v = (torch.randn(batch, kv_len, heads_k, HEAD_DIM, device="cuda", dtype=dtype)
             for _ in range(2))
     out = torch.full_like(q, float("nan"))  # poisoned: an unwritten output shows
-    lse = torch.empty(batch, HEADS_Q, 1, device="cuda", dtype=torch.float32)
+    lse = torch.empty(batch, HEADS_Q, queries, device="cuda", dtype=torch.float32)
     calls = {name: flashattn_call(fa, fa.forward_args(q, k, v, out, lse, False, code))
              for name, fa in builds}
     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
@@ -74,7 +75,8 @@ def run_cell(builds, dtype_name, batch, kv_len, heads_k, timer):
 
     timers = [(name, lambda call=call: timer(call)) for name, call in calls.items()]
     timers += [(name, sdpa(backend)) for name, backend in ct.SDPA.items()]
-    row = {"dtype": dtype_name, "batch": batch, "kv_len": kv_len, "heads_q": HEADS_Q,
+    row = {"dtype": dtype_name, "batch": batch, "seqlen_q": queries, "kv_len": kv_len,
+           "heads_q": HEADS_Q,
            "heads_k": heads_k, "head_dim": HEAD_DIM}
     for name, ms in ct.best_of_two_passes(timers, row, may_refuse=ct.SDPA).items():
         row[f"{name}_us"] = ms * 1e3
@@ -97,15 +99,15 @@ def run_cell(builds, dtype_name, batch, kv_len, heads_k, timer):
 def table(rows):
     names = [k[:-3] for k in rows[0] if k.endswith("_us") and k[:-3] not in ct.SDPA]
     names += list(ct.SDPA)
-    lines = ["| B | KV len | KV heads | " + " | ".join(f"{n} µs" for n in names) +
+    lines = ["| B | queries | KV len | KV heads | " + " | ".join(f"{n} µs" for n in names) +
              " | flashattn GB/s | best SDPA GB/s | speed / best SDPA | max abs diff |",
-             "|" + "---|" * (len(names) + 7)]
+             "|" + "---|" * (len(names) + 8)]
     for r in rows:
         sdpa = [r[f"{n}_us"] for n in ct.SDPA if f"{n}_us" in r]
         best = min(sdpa) if sdpa else None
         cell = lambda n: f"{r[f'{n}_us']:.1f}" if f"{n}_us" in r else "–"
         lines.append(
-            f"| {r['batch']} | {r['kv_len']} | {r['heads_k']} | " +
+            f"| {r['batch']} | {r['seqlen_q']} | {r['kv_len']} | {r['heads_k']} | " +
             " | ".join(cell(n) for n in names) +
             f" | {r['flashattn_gbps']:.0f} | " +
             (f"{max(r[f'{n}_gbps'] for n in ct.SDPA if f'{n}_gbps' in r):.0f} | "
@@ -125,6 +127,7 @@ def main():
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--kv-lens", default="1024,4096,16384")
     ap.add_argument("--kv-heads", default="32,8")
+    ap.add_argument("--queries", type=int, default=1, help="query tokens per sequence")
     args = ap.parse_args()
     ct.load_torch()
     builds = [("flashattn", ct.FlashAttn(args.lib))]
@@ -134,7 +137,8 @@ def main():
     for heads_k in map(int, args.kv_heads.split(",")):
         for batch in map(int, args.batches.split(",")):
             for kv_len in map(int, args.kv_lens.split(",")):
-                rows.append(run_cell(builds, args.dtype, batch, kv_len, heads_k, timer))
+                rows.append(run_cell(builds, args.dtype, batch, args.queries, kv_len, heads_k,
+                                     timer))
                 print(table(rows[-1:]).splitlines()[-1], flush=True)
     md = table(rows)
     print(md)
