@@ -25,7 +25,7 @@ namespace sm80 {
 template <typename T, typename OutT, int kD>
 cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
 template <typename T, typename OutT, int kD>
-cudaError_t launch_decode(const FwdParams& p, cudaStream_t stream);
+cudaError_t launch_decode(const FwdParams& p, bool overlap, cudaStream_t stream);
 template <typename T, typename OutT, int kD>
 cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream);
 }  // namespace sm80
@@ -306,6 +306,7 @@ struct FwdPlan {
     enum Kernel { kSm80, kSm90, kDecode } kernel = kSm80;
     int sms = 0;                       // kSm90: the persistent grid
     sm80::DecodeSplit split = {0, 0};  // kDecode: the keys' split over CTAs
+    bool overlap_merge = false;        // kDecode: the merge by programmatic launch (sm_90+)
 };
 
 // Few query rows per (batch, KV head) run the decode kernel on any GPU: up to one 16-row tile
@@ -333,6 +334,7 @@ FwdPlan plan_forward(const Shape& s, const FwdParams& p, int device, bool may_sp
                                : sm80::DecodeSplit{1, 0};
         if (rows <= sm80::kDecodeTileRows || plan.split.splits > 1) {
             plan.kernel = FwdPlan::kDecode;
+            plan.overlap_merge = dev.major >= 9;
             return plan;
         }
         plan.split = {0, 0};
@@ -356,7 +358,8 @@ cudaError_t launch_forward(const Shape& s, const FwdParams& p, const FwdPlan& pl
     return with_sm80_kernel(s.dtype, kd, [&](auto k) {
         using K = decltype(k);
         return plan.kernel == FwdPlan::kDecode
-                   ? sm80::launch_decode<typename K::T, typename K::OutT, K::kD>(p, st)
+                   ? sm80::launch_decode<typename K::T, typename K::OutT, K::kD>(
+                         p, plan.overlap_merge, st)
                    : sm80::launch_fwd<typename K::T, typename K::OutT, K::kD>(p, st);
     });
 }

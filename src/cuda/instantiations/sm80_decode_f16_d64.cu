@@ -2,5 +2,5 @@
 #include "cuda/sm80/launch.cuh"
 
 namespace flashattn::cuda::sm80 {
-template cudaError_t launch_decode<__half, __half, 64>(const FwdParams&, cudaStream_t);
+template cudaError_t launch_decode<__half, __half, 64>(const FwdParams&, bool, cudaStream_t);
 }  // namespace flashattn::cuda::sm80

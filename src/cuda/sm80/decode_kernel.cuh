@@ -14,6 +14,7 @@
 // read the same keys, run side by side and share them in L2.
 #pragma once
 
+#include "cuda/ptx/griddep.cuh"
 #include "cuda/sm80/fwd_kernel.cuh"
 
 namespace flashattn::cuda::sm80 {
@@ -27,6 +28,10 @@ __global__ void __launch_bounds__(decode_warps(kD) * 32, kDecodeMinCtasPerSm)
     T* sQ = reinterpret_cast<T*>(smem);
     T* sRing = sQ + kRows * P;  // stage s: K (kKeys rows), then V
 
+    // The merge may be scheduled now (its CTAs wait for this grid to finish before reading):
+    // this grid is one wave, so they take no SM a split needs, and their launch is off the
+    // critical path.
+    ptx::griddep_launch_dependents();
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int tiles = (p.rows + kRows - 1) / kRows;
     const int split = blockIdx.x / tiles, r0 = blockIdx.x % tiles * kRows;
@@ -171,6 +176,7 @@ __global__ void __launch_bounds__(kDecodeCombineThreads) decode_combine_kernel(c
     const int64_t rows = int64_t(p.batch) * p.heads_k * p.rows;
     const int64_t row = blockIdx.x;
     const float* lse = p.lse_partial + row;  // split s at lse[s * rows]
+    ptx::griddep_wait();  // the splits' partial rows are written
     auto block_reduce = [&](float x, auto op) {
         for (int d = 16; d > 0; d /= 2) x = op(x, __shfl_xor_sync(0xffffffffu, x, d));
         if (threadIdx.x % 32 == 0) sRed[threadIdx.x / 32] = x;

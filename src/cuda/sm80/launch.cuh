@@ -31,18 +31,27 @@ cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
 }
 
 // The decode kernel over p.splits splits (p.split_keys keys each, from decode_split) of every
-// 16-row tile, then, with more than one split, the merge of their partial rows.
+// 16-row tile, then, with more than one split, the merge of their partial rows; with
+// `overlap` (sm_90+) the merge is a programmatic dependent launch (ptx/griddep.cuh), scheduled
+// while the splits run.
 template <typename T, typename OutT, int kD>
-cudaError_t launch_decode(const FwdParams& p, cudaStream_t stream) {
+cudaError_t launch_decode(const FwdParams& p, bool overlap, cudaStream_t stream) {
     const int tiles = (p.rows + kDecodeTileRows - 1) / kDecodeTileRows;
     const dim3 grid((p.splits > 1 ? p.splits : 1) * tiles, p.heads_k, p.batch);
     if (cudaError_t e = launch(decode_kernel<T, OutT, kD>, grid, decode_warps(kD) * 32,
                                decode_smem_bytes(kD), stream, p))
         return e;
     if (p.splits <= 1) return cudaSuccess;
-    const int64_t rows = int64_t(p.batch) * p.heads_k * p.rows;  // one CTA each
-    return launch(decode_combine_kernel<OutT, kD>, dim3(static_cast<unsigned>(rows)),
-                  kDecodeCombineThreads, 0, stream, p);
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(static_cast<unsigned>(int64_t(p.batch) * p.heads_k * p.rows));
+    config.blockDim = dim3(kDecodeCombineThreads);  // one CTA per row
+    config.stream = stream;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = &attr;
+    config.numAttrs = overlap ? 1 : 0;
+    return cudaLaunchKernelEx(&config, decode_combine_kernel<OutT, kD>, p);
 }
 
 template <typename T, typename OutT, int kD>
