@@ -200,13 +200,13 @@ struct Sm80Kernel {
     static constexpr int kD = kD_;
 };
 
-// Calls f(Sm80Kernel<...>{}) with the instantiation for dtype `dt` and kernel_head_dim `kd`:
-// the one switch from runtime values to templates, for every sm_80 launcher.
 template <typename T>
 struct Tag {
     using type = T;
 };
 
+// Calls f(Sm80Kernel<...>{}) with the instantiation for dtype `dt` and kernel_head_dim `kd`:
+// the one switch from runtime values to templates, for every sm_80 launcher.
 template <typename F>
 cudaError_t with_sm80_kernel(DType dt, int kd, F&& f) {
     static_assert(std::size(sm80::kHeadDims) == 7, "one case per sm80 head dim");
