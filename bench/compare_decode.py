@@ -76,8 +76,7 @@ def run_cell(builds, dtype_name, batch, queries, kv_len, heads_k, timer):
     timers = [(name, lambda call=call: timer(call)) for name, call in calls.items()]
     timers += [(name, sdpa(backend)) for name, backend in ct.SDPA.items()]
     row = {"dtype": dtype_name, "batch": batch, "seqlen_q": queries, "kv_len": kv_len,
-           "heads_q": HEADS_Q,
-           "heads_k": heads_k, "head_dim": HEAD_DIM}
+           "heads_q": HEADS_Q, "heads_k": heads_k, "head_dim": HEAD_DIM}
     for name, ms in ct.best_of_two_passes(timers, row, may_refuse=ct.SDPA).items():
         row[f"{name}_us"] = ms * 1e3
     out.fill_(float("nan"))
