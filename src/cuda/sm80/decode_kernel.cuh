@@ -177,8 +177,9 @@ __global__ void __launch_bounds__(kDecodeCombineThreads) decode_combine_kernel(c
     const int64_t row = blockIdx.x;
     const float* lse = p.lse_partial + row;  // split s at lse[s * rows]
     ptx::griddep_wait();  // the splits' partial rows are written
-    auto block_reduce = [&](float x, auto op) {
-        for (int d = 16; d > 0; d /= 2) x = op(x, __shfl_xor_sync(0xffffffffu, x, d));
+    // Combines the warps' values (each warp's already reduced across its lanes) with op; every
+    // thread gets the result.
+    auto across_warps = [&](float x, auto op) {
         if (threadIdx.x % 32 == 0) sRed[threadIdx.x / 32] = x;
         __syncthreads();
         x = sRed[0];
@@ -189,13 +190,14 @@ __global__ void __launch_bounds__(kDecodeCombineThreads) decode_combine_kernel(c
     };
     float mx = -INFINITY;
     for (int s = threadIdx.x; s < p.splits; s += kThreads) mx = fmaxf(mx, lse[s * rows]);
-    mx = block_reduce(mx, [](float a, float b) { return fmaxf(a, b); });
+    mx = across_warps(ptx::warp_max(mx), [](float a, float b) { return fmaxf(a, b); });
     float total = 0.0f;
     for (int s = threadIdx.x; s < p.splits; s += kThreads) {
         sW[s] = mx == -INFINITY ? 0.0f : ptx::exp2_approx(lse[s * rows] - mx);
         total += sW[s];
     }
-    total = block_reduce(total, [](float a, float b) { return a + b; });  // also publishes sW
+    // Also publishes sW.
+    total = across_warps(ptx::warp_sum(total), [](float a, float b) { return a + b; });
 
     const int group = threadIdx.x / kCols, c = threadIdx.x % kCols;
     if (group < kGroups) {
