@@ -32,8 +32,10 @@ Status guarded(F&& body) {
     }
 }
 
-Status check_workspace(size_t given_size, const void* given, size_t needed) {
-    if (given != nullptr && given_size < needed) {
+// A caller's workspace must hold `needed` bytes; with none given the backend allocates its own,
+// so callers size only a given one (the forward's size comes from planning its kernels).
+Status check_workspace(size_t given_size, size_t needed) {
+    if (given_size < needed) {
         return fail(FLASH_ATTN_ERROR_WORKSPACE_TOO_SMALL,
                     "workspace_size %zu too small: this call needs %zu bytes", given_size,
                     needed);
@@ -77,7 +79,8 @@ extern "C" int flash_attn_fwd(const FlashAttnForwardArgs* args) {
         Target t;
         Status st = make_forward_problem(args, &p, &t);
         if (st) return st;
-        if ((st = check_workspace(p.workspace_size, p.workspace, forward_workspace(p, t))))
+        if (p.workspace != nullptr &&
+            (st = check_workspace(p.workspace_size, forward_workspace(p, t))))
             return st;
         return t.backend == FLASH_ATTN_BACKEND_CUDA ? cuda::forward(p, t.device) : cpu::forward(p);
     });
@@ -89,7 +92,8 @@ extern "C" int flash_attn_bwd(const FlashAttnBackwardArgs* args) {
         Target t;
         Status st = make_backward_problem(args, &p, &t);
         if (st) return st;
-        if ((st = check_workspace(p.workspace_size, p.workspace, backward_workspace(p, t))))
+        if (p.workspace != nullptr &&
+            (st = check_workspace(p.workspace_size, backward_workspace(p, t))))
             return st;
         return t.backend == FLASH_ATTN_BACKEND_CUDA ? cuda::backward(p, t.device)
                                                     : cpu::backward(p);
