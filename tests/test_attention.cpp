@@ -182,17 +182,27 @@ std::vector<Case> forward_cases() {
         cases.push_back(c);
     }
     // More rows than one 16-row tile (speculative tokens, MQA), one sequence against
-    // thousands of keys: a CTA per tile and split, the last tile partial.
-    for (int i = 0; i < 3; ++i) {
+    // thousands of keys: a CTA per tile and split, the last tile partial. Rows 20 (5 tokens of a
+    // group of 4), 40 (MQA) and 64.
+    struct Tiled {
+        int dtype;
+        int64_t head_dim, seqlen_q, seqlen_k, heads_q, heads_k;
+        bool causal;
+        Layout layout;
+    };
+    for (const Tiled& t : {Tiled{FLASH_ATTN_DTYPE_F32, 128, 5, 2501, 8, 2, true, Layout::Packed},
+                           Tiled{FLASH_ATTN_DTYPE_F16, 64, 1, 3001, 40, 1, false, Layout::Packed},
+                           Tiled{FLASH_ATTN_DTYPE_BF16, 256, 64, 1801, 2, 2, true,
+                                 Layout::Transposed}}) {
         Case c;
-        c.dtype = kDtypes[i];
-        c.head_dim = i == 0 ? 128 : i == 1 ? 64 : 256;
-        c.causal = i != 1;
-        c.seqlen_q = i == 0 ? 5 : i == 1 ? 1 : 64;  // rows 20, 40 and 64
-        c.seqlen_k = i == 0 ? 2501 : i == 1 ? 3001 : 1801;
-        c.heads_q = i == 0 ? 8 : i == 1 ? 40 : 2;
-        c.heads_k = i == 0 ? 2 : i == 1 ? 1 : 2;
-        c.layout = i == 2 ? Layout::Transposed : Layout::Packed;
+        c.dtype = t.dtype;
+        c.head_dim = t.head_dim;
+        c.seqlen_q = t.seqlen_q;
+        c.seqlen_k = t.seqlen_k;
+        c.heads_q = t.heads_q;
+        c.heads_k = t.heads_k;
+        c.causal = t.causal;
+        c.layout = t.layout;
         cases.push_back(c);
     }
     {
